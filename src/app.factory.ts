@@ -1,0 +1,58 @@
+import type { INestApplication, INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { json } from 'express';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { runsApi, type AppConfig } from './config/app-config';
+import type { JobKind } from './core/job.types';
+import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
+import { createValidationPipe } from './http/validation';
+
+export const API_PREFIX = 'api/v1';
+
+function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
+  app.use(json({ limit: config.bodyLimitBytes }));
+  app.use(bodyParserErrorHandler(config.bodyLimitBytes));
+  app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new HttpExceptionFilter());
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Conveyor')
+      .setDescription('Background jobs for an AI coding platform')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+    { extraModels: kinds.map((kind) => kind.params) },
+  );
+  SwaggerModule.setup('docs', app, document);
+}
+
+/**
+ * Builds the service for its role: api and all get HTTP, worker gets a bare context.
+ * The app is initialised but not listening.
+ */
+export async function createConveyor(
+  config: AppConfig,
+  kinds: readonly JobKind[],
+): Promise<INestApplication | INestApplicationContext> {
+  const module = AppModule.forRoot(config, kinds);
+  if (!runsApi(config)) {
+    const context = await NestFactory.createApplicationContext(module, { bufferLogs: true });
+    context.useLogger(context.get(Logger));
+    context.enableShutdownHooks();
+    return context;
+  }
+  const app = await NestFactory.create(module, { bodyParser: false, bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  setUpHttp(app, config, kinds);
+  await app.init();
+  return app;
+}
+
+export function isHttpApp(app: INestApplication | INestApplicationContext): app is INestApplication {
+  return 'getHttpServer' in app;
+}

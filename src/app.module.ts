@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BullModule } from '@nestjs/bullmq';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { AuthGuard } from './auth/auth.guard';
+import { JwtService } from './auth/jwt.service';
+import { runsApi, type AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { JobCoreModule } from './core/job-core.module';
+import type { JobKind } from './core/job.types';
+import { DatabaseModule } from './database/database.module';
+import { HealthController } from './health/health.controller';
+import { producerOptions } from './redis/redis-options';
+import { RedisModule } from './redis/redis.module';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('x-request-id', id);
+  return id;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, kinds: readonly JobKind[]): DynamicModule {
+    const api = runsApi(config);
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            base: { role: config.role, pid: process.pid },
+            genReqId: requestId,
+            redact: {
+              paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+              censor: '[redacted]',
+            },
+            autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+            customLogLevel: (_req, res, error) =>
+              error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+          },
+        }),
+        RedisModule,
+        DatabaseModule,
+        BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
+        JobCoreModule.forRoot(config, kinds),
+      ],
+      controllers: api ? [HealthController] : [],
+      providers: api ? [JwtService, { provide: APP_GUARD, useClass: AuthGuard }] : [],
+    };
+  }
+}

@@ -1,0 +1,20 @@
+import {
+  createParamDecorator,
+  SetMetadata,
+  type ExecutionContext,
+} from '@nestjs/common';
+import type { Request } from 'express';
+import type { AuthUser } from './jwt.service';
+
+export const IS_PUBLIC = 'conveyor:public';
+export const REQUIRED_ROLE = 'conveyor:role';
+
+export const Public = () => SetMetadata(IS_PUBLIC, true);
+export const RequireRole = (role: string) => SetMetadata(REQUIRED_ROLE, role);
+
+export type AuthenticatedRequest = Request & { user: AuthUser };
+
+export const CurrentUser = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): AuthUser =>
+    ctx.switchToHttp().getRequest<AuthenticatedRequest>().user,
+);

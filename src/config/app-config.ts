@@ -1,0 +1,154 @@
+import { isAbsolute, resolve } from 'node:path';
+
+export const APP_ROLES = ['api', 'worker', 'all'] as const;
+export type AppRole = (typeof APP_ROLES)[number];
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Defaults every job kind starts from (SPEC §6); a kind may override any of them. */
+export interface JobPolicyDefaults {
+  attempts: number;
+  backoffMs: number;
+  concurrency: number;
+  rateLimitMax: number;
+  rateLimitDurationMs: number;
+  timeoutMs: number;
+  retainDoneSec: number;
+  retainFailedSec: number;
+}
+
+export interface AppConfig {
+  env: NodeEnv;
+  role: AppRole;
+  port: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string;
+  prefix: string;
+  jwtSecret: string;
+  jwtSecretIsDevDefault: boolean;
+  bodyLimitBytes: number;
+  submitLimitPerMinute: number;
+  jobs: JobPolicyDefaults;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  shutdownGraceMs: number;
+  logLevel: LogLevel;
+}
+
+/** Used only when NODE_ENV=development and JWT_SECRET is unset; refused anywhere else. */
+export const DEV_JWT_SECRET = 'conveyor-development-secret-do-not-use-in-production';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${value}")`);
+  const n = Number(value);
+  if (n < min || n > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${value}")`);
+  }
+  return value as T;
+}
+
+function url(env: Env, name: string, protocols: string[], fallback?: string): string | undefined {
+  const value = raw(env, name) ?? fallback;
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')} (got ${parsed.protocol})`);
+  }
+  return value;
+}
+
+const MINUTE = 60_000;
+const HOUR_SEC = 3600;
+
+/** Reads and validates the whole environment once; the first bad value throws a ConfigError. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
+  const nodeEnv = oneOf(env, 'NODE_ENV', NODE_ENVS, 'development');
+  const secret = raw(env, 'JWT_SECRET');
+  if (secret === undefined && nodeEnv !== 'development') {
+    throw new ConfigError('JWT_SECRET', `is required when NODE_ENV=${nodeEnv}`);
+  }
+  if (secret !== undefined && secret.length < 16) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
+  }
+  const prefix = raw(env, 'QUEUE_PREFIX') ?? 'conveyor';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new ConfigError('QUEUE_PREFIX', 'must be 1-64 letters, digits, "_", "." or "-"');
+  }
+  const dataDir = raw(env, 'DATA_DIR') ?? '.data';
+  const attempts = int(env, 'JOB_ATTEMPTS', 3, 1, 100);
+  return {
+    env: nodeEnv,
+    role: oneOf(env, 'APP_ROLE', APP_ROLES, 'all'),
+    port: int(env, 'PORT', 3000, 0, 65535),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379') as string,
+    prefix,
+    jwtSecret: secret ?? DEV_JWT_SECRET,
+    jwtSecretIsDevDefault: secret === undefined,
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
+    submitLimitPerMinute: int(env, 'SUBMIT_LIMIT_PER_MINUTE', 100, 1, 1_000_000),
+    jobs: {
+      attempts,
+      backoffMs: int(env, 'JOB_BACKOFF_MS', 1000, 0, 3_600_000),
+      concurrency: int(env, 'JOB_CONCURRENCY', 5, 1, 1000),
+      rateLimitMax: int(env, 'QUEUE_RATE_LIMIT_MAX', 100, 1, 1_000_000),
+      rateLimitDurationMs: int(env, 'QUEUE_RATE_LIMIT_DURATION_MS', MINUTE, 1, 86_400_000),
+      timeoutMs: int(env, 'JOB_TIMEOUT_MS', 5 * MINUTE, 100, 86_400_000),
+      retainDoneSec: int(env, 'RETAIN_DONE_SEC', 24 * HOUR_SEC, 0, 365 * 24 * HOUR_SEC),
+      retainFailedSec: int(env, 'RETAIN_FAILED_SEC', 48 * HOUR_SEC, 0, 365 * 24 * HOUR_SEC),
+    },
+    lockDurationMs: int(env, 'JOB_LOCK_MS', 60_000, 1000, 3_600_000),
+    stalledIntervalMs: int(env, 'JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
+    maxStalledCount: int(env, 'JOB_MAX_STALLED', 2, 0, 100),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0, 3_600_000),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export function runsApi(config: AppConfig): boolean {
+  return config.role !== 'worker';
+}
+
+export function runsWorkers(config: AppConfig): boolean {
+  return config.role !== 'api';
+}

@@ -1,0 +1,44 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { runsApi, runsWorkers, type AppConfig } from '../config/app-config';
+import { AdminController } from './admin.controller';
+import { JobEventBus } from './job-event-bus';
+import { JobLifecycleService } from './job-lifecycle.service';
+import { JobQueueService } from './job-queue.service';
+import { JobRegistry } from './job-registry';
+import { JobWorkerService } from './job-worker.service';
+import { JobRepository } from './job.repository';
+import { JobService } from './job.service';
+import type { JobKind } from './job.types';
+import { JobsController } from './jobs.controller';
+import { SubmitRateLimiter } from './submit-rate-limiter';
+
+const SHARED = [
+  JobRepository,
+  JobEventBus,
+  JobLifecycleService,
+  JobQueueService,
+  JobService,
+  SubmitRateLimiter,
+];
+
+/** The shared job core: every kind's queue, worker, REST and events come from here. */
+@Module({})
+export class JobCoreModule {
+  static forRoot(config: AppConfig, kinds: readonly JobKind[]): DynamicModule {
+    const registry = new JobRegistry(kinds, config);
+    const workers = runsWorkers(config);
+    const providers: Provider[] = [{ provide: JobRegistry, useValue: registry }, ...SHARED];
+    if (workers) providers.push(JobWorkerService, ...kinds.map((kind) => kind.processor));
+    return {
+      module: JobCoreModule,
+      imports: [
+        BullModule.registerQueue(...registry.names().map((name) => ({ name }))),
+        ...kinds.flatMap((kind) => kind.imports ?? []),
+      ],
+      providers,
+      controllers: runsApi(config) ? [JobsController, AdminController] : [],
+      exports: [JobRegistry, ...SHARED],
+    };
+  }
+}

@@ -1,0 +1,132 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { Queue } from 'bullmq';
+import type { Job } from '../generated/prisma/client';
+import { RedisService } from '../redis/redis.service';
+import { guardDependency } from './job.errors';
+import { JobRegistry } from './job-registry';
+import type { QueuedJobData } from './job.types';
+
+export interface QueueStats {
+  kind: string;
+  paused: boolean;
+  waiting: number;
+  active: number;
+  prioritized: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
+export type CancelOutcome = 'removed' | 'running' | 'absent';
+
+/** The BullMQ side of every kind: one queue per kind, all operations looping over the registry. */
+@Injectable()
+export class JobQueueService implements OnModuleInit {
+  private readonly queues = new Map<string, Queue<QueuedJobData>>();
+
+  constructor(
+    private readonly registry: JobRegistry,
+    private readonly moduleRef: ModuleRef,
+    private readonly redis: RedisService,
+  ) {}
+
+  onModuleInit(): void {
+    for (const name of this.registry.names()) {
+      this.queues.set(name, this.moduleRef.get(getQueueToken(name), { strict: false }));
+    }
+  }
+
+  enqueue(job: Job): Promise<void> {
+    const { policies } = this.registry.get(job.kind);
+    return guardDependency('redis', async () => {
+      await this.queue(job.kind).add(
+        job.kind,
+        { jobId: job.id },
+        {
+          jobId: job.id,
+          priority: job.priority,
+          attempts: policies.attempts,
+          backoff: { type: 'exponential', delay: policies.backoffMs },
+          removeOnComplete: { age: policies.retainDoneSec },
+          removeOnFail: { age: policies.retainFailedSec },
+        },
+      );
+    });
+  }
+
+  /** Puts a job that ended in error back in line, reusing BullMQ's failed entry when it is kept. */
+  requeue(job: Job): Promise<void> {
+    return guardDependency('redis', async () => {
+      const queue = this.queue(job.kind);
+      const existing = await queue.getJob(job.id);
+      if (existing && (await existing.isFailed())) {
+        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        return;
+      }
+      if (existing) await queue.remove(job.id);
+      await this.enqueue(job);
+    });
+  }
+
+  /** Removes a job that has not started; a running one is told to stop through Redis. */
+  cancel(kind: string, jobId: string): Promise<CancelOutcome> {
+    return guardDependency('redis', async () => {
+      const queue = this.queue(kind);
+      if ((await queue.remove(jobId)) === 1) return 'removed';
+      const state = await queue.getJobState(jobId);
+      if (state === 'unknown') return 'absent';
+      await this.redis.client.publish(this.cancelChannel(), jobId);
+      return 'running';
+    });
+  }
+
+  cancelChannel(): string {
+    return this.redis.key('cancel');
+  }
+
+  stats(kind: string): Promise<QueueStats> {
+    return guardDependency('redis', async () => {
+      const queue = this.queue(kind);
+      const [paused, counts] = await Promise.all([
+        queue.isPaused(),
+        queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed', 'completed', 'failed'),
+      ]);
+      return {
+        kind,
+        paused,
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        prioritized: counts.prioritized ?? 0,
+        delayed: counts.delayed ?? 0,
+        completed: counts.completed ?? 0,
+        failed: counts.failed ?? 0,
+      };
+    });
+  }
+
+  pause(kind: string): Promise<void> {
+    return guardDependency('redis', () => this.queue(kind).pause());
+  }
+
+  resume(kind: string): Promise<void> {
+    return guardDependency('redis', () => this.queue(kind).resume());
+  }
+
+  /** Removes finished jobs older than graceMs; the Job rows stay, only BullMQ's copies go. */
+  clean(kind: string, graceMs: number, limit: number): Promise<{ completed: number; failed: number }> {
+    return guardDependency('redis', async () => {
+      const queue = this.queue(kind);
+      const completed = await queue.clean(graceMs, limit, 'completed');
+      const failed = await queue.clean(graceMs, limit, 'failed');
+      return { completed: completed.length, failed: failed.length };
+    });
+  }
+
+  private queue(kind: string): Queue<QueuedJobData> {
+    const queue = this.queues.get(kind);
+    if (!queue) throw new Error(`no queue for kind "${kind}"`);
+    return queue;
+  }
+}

@@ -1,0 +1,204 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from 'bullmq';
+import type Redis from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { workerOptions } from '../redis/redis-options';
+import { RedisService } from '../redis/redis.service';
+import {
+  JobCancelledError,
+  JobTimeoutError,
+  NonRetryableJobError,
+  WorkerShutdownError,
+} from './job.errors';
+import { JobLifecycleService } from './job-lifecycle.service';
+import { JobQueueService } from './job-queue.service';
+import { JobRegistry, type RegisteredKind } from './job-registry';
+import type { JobContext, JobProcessor, JsonValue, QueuedJobData } from './job.types';
+
+type AnyProcessor = JobProcessor<object, JsonValue | void>;
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Runs every kind's BullMQ worker through one lifecycle wrapper: start, progress, timeout,
+ * cancel, retry decision, completion and graceful shutdown live here once.
+ */
+@Injectable()
+export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(JobWorkerService.name);
+  private readonly workers: Worker<QueuedJobData>[] = [];
+  private readonly running = new Map<string, AbortController>();
+  private subscriber?: Redis;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: JobRegistry,
+    private readonly lifecycle: JobLifecycleService,
+    private readonly queues: JobQueueService,
+    private readonly redis: RedisService,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const processors = this.registry.all().map((registered) => {
+      const processor = this.moduleRef.get<AnyProcessor>(registered.kind.processor, {
+        strict: false,
+      });
+      if (typeof processor?.process !== 'function') {
+        throw new Error(`Job kind "${registered.kind.name}" has no processor`);
+      }
+      return { registered, processor };
+    });
+    this.subscriber = this.redis.subscriber('cancel');
+    this.subscriber.on('message', (_channel: string, jobId: string) => {
+      this.running.get(jobId)?.abort(new JobCancelledError());
+    });
+    await this.subscriber.subscribe(this.queues.cancelChannel());
+    for (const { registered, processor } of processors) {
+      this.workers.push(this.startWorker(registered, processor));
+    }
+    await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
+  }
+
+  /** Stops taking jobs, lets running ones finish within the grace period, then hands them back. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const closed = Promise.all(this.workers.map((worker) => worker.close()));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.config.shutdownGraceMs);
+    });
+    if ((await Promise.race([closed, graceOver])) === 'timeout') {
+      this.logger.warn(`shutdown: returning ${this.running.size} running job(s) to their queues`);
+      for (const controller of this.running.values()) controller.abort(new WorkerShutdownError());
+      await closed;
+    }
+    clearTimeout(timer);
+  }
+
+  private startWorker(registered: RegisteredKind, processor: AnyProcessor): Worker<QueuedJobData> {
+    const { policies, kind } = registered;
+    const worker = new Worker<QueuedJobData>(
+      kind.name,
+      (job, token) => this.run(registered, processor, job, token),
+      {
+        connection: workerOptions(this.config.redisUrl),
+        prefix: this.config.prefix,
+        concurrency: policies.concurrency,
+        limiter: { max: policies.rateLimit.max, duration: policies.rateLimit.durationMs },
+        lockDuration: this.config.lockDurationMs,
+        stalledInterval: this.config.stalledIntervalMs,
+        maxStalledCount: this.config.maxStalledCount,
+      },
+    );
+    worker.on('failed', (job, error) => void this.onFailed(job, error));
+    worker.on('error', (error) => this.logger.warn(`worker ${kind.name}: ${error.message}`));
+    return worker;
+  }
+
+  private async run(
+    registered: RegisteredKind,
+    processor: AnyProcessor,
+    job: BullJob<QueuedJobData>,
+    token: string | undefined,
+  ): Promise<void> {
+    const { jobId } = job.data;
+    const attempt = job.attemptsMade + 1;
+    const controller = new AbortController();
+    this.running.set(jobId, controller);
+    try {
+      const started = await this.lifecycle.apply(jobId, { type: 'processing', attempt });
+      if (!started) return;
+      const ctx: JobContext<object> = {
+        jobId,
+        kind: started.kind,
+        userId: started.userId,
+        projectId: started.projectId,
+        params: started.params as object,
+        attempt,
+        maxAttempts: started.maxAttempts,
+        signal: controller.signal,
+        progress: async (percent, message) => {
+          if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+            throw new RangeError(`progress must be an integer 0-100 (got ${percent})`);
+          }
+          const applied = await this.lifecycle.apply(jobId, {
+            type: 'progress',
+            progress: percent,
+            ...(message !== undefined && { message }),
+          });
+          if (!applied) controller.abort(new JobCancelledError());
+        },
+      };
+      const result = await this.withinTimeout(
+        processor.process(ctx),
+        controller,
+        registered.policies.timeoutMs,
+      );
+      await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null });
+    } catch (error) {
+      await this.fail(job, token, attempt, controller.signal.aborted ? controller.signal.reason : error);
+    } finally {
+      this.running.delete(jobId);
+    }
+  }
+
+  private async withinTimeout<R>(work: Promise<R>, controller: AbortController, ms: number) {
+    work.catch(() => undefined);
+    const timer = setTimeout(() => controller.abort(new JobTimeoutError(ms)), ms);
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(controller.signal.reason as Error);
+      if (controller.signal.aborted) onAbort();
+      controller.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([work, aborted]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async fail(
+    job: BullJob<QueuedJobData>,
+    token: string | undefined,
+    attempt: number,
+    reason: unknown,
+  ): Promise<void> {
+    const { jobId } = job.data;
+    if (reason instanceof WorkerShutdownError) {
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    if (reason instanceof JobCancelledError) {
+      await this.lifecycle.apply(jobId, { type: 'cancelled' });
+      return;
+    }
+    const error = messageOf(reason);
+    const maxAttempts = job.opts.attempts ?? 1;
+    if (!(reason instanceof NonRetryableJobError) && attempt < maxAttempts) {
+      await this.lifecycle.apply(jobId, { type: 'retrying', attempt, error });
+      throw reason instanceof Error ? reason : new Error(error);
+    }
+    await this.lifecycle.apply(jobId, { type: 'error', error });
+    throw new UnrecoverableError(error);
+  }
+
+  /** BullMQ can fail a job outside the wrapper (a job that stalled too often); record it. */
+  private async onFailed(job: BullJob<QueuedJobData> | undefined, error: Error): Promise<void> {
+    if (!job || error instanceof UnrecoverableError) return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled/i.test(error.message)) return;
+    try {
+      await this.lifecycle.apply(job.data.jobId, { type: 'error', error: error.message });
+    } catch (failure) {
+      this.logger.error(`job ${job.data.jobId}: failure not recorded: ${messageOf(failure)}`);
+    }
+  }
+}

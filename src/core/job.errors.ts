@@ -1,0 +1,60 @@
+/** Throw from a processor when another attempt cannot succeed: the job fails at once. */
+export class NonRetryableJobError extends Error {
+  override readonly name: string = 'NonRetryableJobError';
+}
+
+export class JobTimeoutError extends NonRetryableJobError {
+  override readonly name = 'JobTimeoutError';
+  constructor(timeoutMs: number) {
+    super(`job timed out after ${timeoutMs} ms`);
+  }
+}
+
+export class JobCancelledError extends NonRetryableJobError {
+  override readonly name = 'JobCancelledError';
+  constructor() {
+    super('job was cancelled');
+  }
+}
+
+/** The worker is shutting down: the job goes back to the queue without using an attempt. */
+export class WorkerShutdownError extends Error {
+  override readonly name = 'WorkerShutdownError';
+  constructor() {
+    super('worker shutting down');
+  }
+}
+
+export type Dependency = 'redis' | 'database';
+
+/** A store the request needs is unreachable; answered with 503. */
+export class DependencyUnavailableError extends Error {
+  override readonly name = 'DependencyUnavailableError';
+  constructor(
+    readonly dependency: Dependency,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dependency} is unavailable`, options);
+  }
+}
+
+const CONNECTION_FAILURE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|enableOfflineQueue|Stream isn't writeable|connect|Can't reach database|Connection terminated|timeout exceeded when trying to connect|Server has closed the connection/i;
+
+export function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'P1001' || code === 'P1017' || code === 'P2024') return true;
+  return CONNECTION_FAILURE.test(error.message) || isConnectionFailure(error.cause);
+}
+
+/** Runs I/O against a dependency and turns connection failures into a typed error. */
+export async function guardDependency<T>(dependency: Dependency, io: () => Promise<T>): Promise<T> {
+  try {
+    return await io();
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError) throw error;
+    if (isConnectionFailure(error)) throw new DependencyUnavailableError(dependency, { cause: error });
+    throw error;
+  }
+}

@@ -1,0 +1,191 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import type { Job } from '../generated/prisma/client';
+import { validateParams } from '../http/validation';
+import type { SubmitJobDto } from './dto/submit-job.dto';
+import { JobLifecycleService } from './job-lifecycle.service';
+import { JobQueueService } from './job-queue.service';
+import { JobRegistry } from './job-registry';
+import { JobRepository } from './job.repository';
+import { PRIORITIES, TERMINAL_STATUSES, type JobStatus, type JsonValue } from './job.types';
+import { toEventView, type JobEventView } from './job-transition';
+import { SubmitRateLimiter } from './submit-rate-limiter';
+
+export interface SubmitOutcome {
+  job: Job;
+  created: boolean;
+}
+
+export interface JobPage {
+  items: Job[];
+  nextCursor: string | null;
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function encodeCursor(job: Job): string {
+  return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(createdAt.getTime())) {
+    throw new BadRequestException('cursor is not a cursor this API returned');
+  }
+  return { createdAt, id };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Submit, read, cancel and retry, for every kind alike. */
+@Injectable()
+export class JobService {
+  constructor(
+    private readonly registry: JobRegistry,
+    private readonly jobs: JobRepository,
+    private readonly queues: JobQueueService,
+    private readonly lifecycle: JobLifecycleService,
+    private readonly rateLimiter: SubmitRateLimiter,
+  ) {}
+
+  async submit(
+    userId: string,
+    kindName: string,
+    body: SubmitJobDto,
+    idempotencyKey?: string,
+  ): Promise<SubmitOutcome> {
+    const { kind, policies } = this.registry.get(kindName);
+    const params = (await validateParams(kind.params, body.params)) as JsonValue;
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
+      throw new BadRequestException('Idempotency-Key must be 1-200 printable ASCII characters');
+    }
+    const priority = PRIORITIES[body.priority ?? 'medium'];
+    const requestId = body.requestId ?? null;
+    const hash = idempotencyKey
+      ? createHash('sha256')
+          .update(canonical({ projectId: body.projectId, params, priority, requestId }))
+          .digest('hex')
+      : null;
+    if (idempotencyKey) {
+      const existing = await this.jobs.findByIdempotencyKey(userId, kindName, idempotencyKey);
+      if (existing) return { job: this.sameRequest(existing, hash), created: false };
+    }
+    await this.rateLimiter.consume(userId);
+    const outcome = await this.jobs.create({
+      id: randomUUID(),
+      kind: kindName,
+      userId,
+      projectId: body.projectId,
+      requestId,
+      priority,
+      params,
+      maxAttempts: policies.attempts,
+      idempotencyKey: idempotencyKey ?? null,
+      idempotencyHash: hash,
+    });
+    if (!outcome.created) return { job: this.sameRequest(outcome.job, hash), created: false };
+    try {
+      await this.queues.enqueue(outcome.job);
+    } catch (error) {
+      await this.jobs.delete(outcome.job.id);
+      throw error;
+    }
+    await this.lifecycle.announce(outcome.event);
+    return { job: outcome.job, created: true };
+  }
+
+  async get(userId: string, id: string): Promise<Job> {
+    const job = UUID.test(id) ? await this.jobs.findForUser(id, userId) : null;
+    if (!job) throw new NotFoundException(`job ${id} not found`);
+    return job;
+  }
+
+  async list(
+    userId: string,
+    query: { kind?: string; status?: JobStatus; limit?: number; cursor?: string },
+  ): Promise<JobPage> {
+    if (query.kind !== undefined) this.registry.get(query.kind);
+    const limit = query.limit ?? 20;
+    const items = await this.jobs.list({
+      userId,
+      limit: limit + 1,
+      ...(query.kind !== undefined && { kind: query.kind }),
+      ...(query.status !== undefined && { status: query.status }),
+      ...(query.cursor !== undefined && { after: decodeCursor(query.cursor) }),
+    });
+    const page = items.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page, nextCursor: items.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async events(
+    userId: string,
+    id: string,
+    after: string | undefined,
+    limit = 100,
+  ): Promise<{ items: JobEventView[]; nextCursor: string | null }> {
+    const job = await this.get(userId, id);
+    const events = await this.jobs.events(
+      job.id,
+      after === undefined ? undefined : BigInt(after),
+      limit + 1,
+    );
+    const items = events.slice(0, limit).map(toEventView);
+    return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
+  }
+
+  async cancel(userId: string, id: string): Promise<Job> {
+    const job = await this.get(userId, id);
+    this.assertNotFinished(job);
+    await this.queues.cancel(job.kind, job.id);
+    const cancelled = await this.lifecycle.apply(job.id, {
+      type: 'cancelled',
+      message: 'cancelled by the user',
+    });
+    if (!cancelled) this.assertNotFinished(await this.get(userId, id));
+    return cancelled ?? job;
+  }
+
+  async retry(userId: string, id: string): Promise<Job> {
+    const job = await this.get(userId, id);
+    if (job.status !== 'error') {
+      throw new ConflictException(
+        `only a job that ended in error can be retried; this one is ${job.status}`,
+      );
+    }
+    const requeued = await this.lifecycle.apply(job.id, { type: 'requeued' });
+    if (!requeued) throw new ConflictException('job changed while being retried; fetch it again');
+    try {
+      await this.queues.requeue(requeued);
+    } catch (error) {
+      await this.lifecycle.apply(job.id, { type: 'error', error: job.error ?? 'retry failed' });
+      throw error;
+    }
+    return requeued;
+  }
+
+  private sameRequest(existing: Job, hash: string | null): Job {
+    if (existing.idempotencyHash !== hash) {
+      throw new ConflictException(
+        'Idempotency-Key was already used with a different request body for this kind',
+      );
+    }
+    return existing;
+  }
+
+  private assertNotFinished(job: Job): void {
+    if ((TERMINAL_STATUSES as readonly string[]).includes(job.status)) {
+      throw new ConflictException(`job is already ${job.status}`);
+    }
+  }
+}

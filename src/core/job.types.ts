@@ -1,0 +1,69 @@
+import type { ModuleMetadata, Type } from '@nestjs/common';
+
+export const JOB_STATUSES = ['queued', 'processing', 'done', 'error', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['done', 'error', 'cancelled'];
+
+export const JOB_EVENT_STATUSES = [
+  'created',
+  'processing',
+  'progress',
+  'done',
+  'error',
+  'cancelled',
+] as const;
+export type JobEventStatus = (typeof JOB_EVENT_STATUSES)[number];
+
+export const PRIORITIES = { critical: 0, high: 1, medium: 5, low: 10 } as const;
+export type PriorityName = keyof typeof PRIORITIES;
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface JobPolicies {
+  attempts: number;
+  backoffMs: number;
+  concurrency: number;
+  rateLimit: { max: number; durationMs: number };
+  timeoutMs: number;
+  retainDoneSec: number;
+  retainFailedSec: number;
+}
+
+/** What a processor sees of the job it runs. */
+export interface JobContext<P> {
+  readonly jobId: string;
+  readonly kind: string;
+  readonly userId: string;
+  readonly projectId: string;
+  readonly params: P;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Aborted on cancel, timeout or shutdown; long work must stop when it fires. */
+  readonly signal: AbortSignal;
+  progress(percent: number, message?: string): Promise<void>;
+}
+
+export interface JobProcessor<P, R extends JsonValue | void> {
+  process(ctx: JobContext<P>): Promise<R>;
+}
+
+/** Everything the core needs to run one kind; registered with one line in job-kinds.ts. */
+export interface JobKind<P extends object = object, R extends JsonValue | void = JsonValue | void> {
+  readonly name: string;
+  readonly params: Type<P>;
+  readonly processor: Type<JobProcessor<P, R>>;
+  readonly policies?: Partial<JobPolicies>;
+  /** Modules the processor's dependencies come from. */
+  readonly imports?: ModuleMetadata['imports'];
+}
+
+export function defineJobKind<P extends object, R extends JsonValue | void>(
+  kind: JobKind<P, R>,
+): JobKind<P, R> {
+  return kind;
+}
+
+/** What travels through BullMQ: only the id; the Job row is the source of truth. */
+export interface QueuedJobData {
+  readonly jobId: string;
+}

@@ -1,0 +1,33 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { RedisService } from '../redis/redis.service';
+import { guardDependency } from './job.errors';
+
+export class SubmitRateLimitedError extends Error {
+  override readonly name = 'SubmitRateLimitedError';
+  constructor(readonly retryAfterSec: number) {
+    super(`submit limit reached; retry in ${retryAfterSec} s`);
+  }
+}
+
+const WINDOW_MS = 60_000;
+
+/** Per-user submit budget, counted in Redis so that every api instance shares it. */
+@Injectable()
+export class SubmitRateLimiter {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
+  ) {}
+
+  async consume(userId: string, now = Date.now()): Promise<void> {
+    const window = Math.floor(now / WINDOW_MS);
+    const key = this.redis.key('submit-limit', userId, String(window));
+    const [[, count]] = (await guardDependency('redis', () =>
+      this.redis.client.multi().incr(key).pexpire(key, WINDOW_MS).exec(),
+    )) as [[Error | null, number]];
+    if (count > this.config.submitLimitPerMinute) {
+      throw new SubmitRateLimitedError(Math.ceil(((window + 1) * WINDOW_MS - now) / 1000));
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { PrismaClient } from '../generated/prisma/client';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { openDatabase } from './prisma-client.factory';
+import { PRISMA } from './database.tokens';
+
+export const MIGRATIONS_DIR = resolve(__dirname, '../../prisma/migrations');
+const DATABASE_HANDLE = Symbol('DATABASE_HANDLE');
+
+type DatabaseHandle = Awaited<ReturnType<typeof openDatabase>>;
+
+/** Liveness of the database and the handle's closing; the only non-repository user of Prisma. */
+@Injectable()
+export class DatabaseService implements OnApplicationShutdown {
+  constructor(@Inject(DATABASE_HANDLE) private readonly handle: DatabaseHandle) {}
+
+  get kind(): DatabaseHandle['kind'] {
+    return this.handle.kind;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.handle.prisma.$queryRaw`SELECT 1`;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: DATABASE_HANDLE,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => {
+        const logger = new Logger('Database');
+        return openDatabase({
+          ...(config.databaseUrl !== undefined && { databaseUrl: config.databaseUrl }),
+          dataDir: resolve(config.dataDir, 'pglite'),
+          migrationsDir: MIGRATIONS_DIR,
+          migrate: true,
+          log: (line) => logger.log(line),
+        });
+      },
+    },
+    {
+      provide: PRISMA,
+      inject: [DATABASE_HANDLE],
+      useFactory: (handle: DatabaseHandle): PrismaClient => handle.prisma,
+    },
+    DatabaseService,
+  ],
+  exports: [PRISMA, DatabaseService],
+})
+export class DatabaseModule {}

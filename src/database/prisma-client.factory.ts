@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Client } from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client';
+import { applyMigrations, pgExecutor, pgliteExecutor } from './migrator';
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL URL; without it an embedded PGlite database under `dataDir` is used. */
+  databaseUrl?: string;
+  /** PGlite data directory (created if missing); `memory://` keeps it in memory. */
+  dataDir: string;
+  migrationsDir: string;
+  migrate: boolean;
+  log?: (line: string) => void;
+  /** Connections in the PostgreSQL pool. */
+  poolSize?: number;
+}
+
+export interface OpenedDatabase {
+  prisma: PrismaClient;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+export const DEFAULT_POOL_SIZE = 10;
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
+  return opts.databaseUrl ? openPostgres(opts, opts.databaseUrl) : openPglite(opts);
+}
+
+async function openPostgres(opts: OpenDatabaseOptions, connectionString: string): Promise<OpenedDatabase> {
+  const log = opts.log ?? (() => undefined);
+  if (opts.migrate) {
+    // A dedicated session: the advisory lock and BEGIN/COMMIT must stay on one connection.
+    const client = new Client({ connectionString });
+    client.on('error', (error) => log(`migration connection error: ${error.message}`));
+    await client.connect();
+    try {
+      await applyMigrations(pgExecutor(client), opts.migrationsDir, log);
+    } finally {
+      await client.end();
+    }
+  }
+  const adapter = new PrismaPg(
+    { connectionString, max: opts.poolSize ?? DEFAULT_POOL_SIZE },
+    // Without a listener an idle pooled connection dropped by the server crashes the process.
+    { onPoolError: (error) => log(`postgres pool error: ${error.message}`) },
+  );
+  const prisma = new PrismaClient({ adapter });
+  try {
+    await prisma.$connect();
+  } catch (error) {
+    await prisma.$disconnect().catch(() => undefined);
+    throw error;
+  }
+  return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
+}
+
+async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
+  if (!opts.dataDir.startsWith('memory://')) mkdirSync(opts.dataDir, { recursive: true });
+  const db = await PGlite.create(opts.dataDir);
+  try {
+    if (opts.migrate) await applyMigrations(pgliteExecutor(db), opts.migrationsDir, opts.log);
+    const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+    await prisma.$connect();
+    return {
+      prisma,
+      kind: 'pglite',
+      close: async () => {
+        await prisma.$disconnect();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+}

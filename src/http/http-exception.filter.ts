@@ -1,0 +1,83 @@
+import { STATUS_CODES } from 'node:http';
+import {
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import type { Response } from 'express';
+import { DependencyUnavailableError } from '../core/job.errors';
+import { UnknownJobKindError } from '../core/job-registry';
+import { SubmitRateLimitedError } from '../core/submit-rate-limiter';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+}
+
+export function errorBody(statusCode: number, message: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+function httpMessage(exception: HttpException): string {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  const message = (response as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  return typeof message === 'string' ? message : exception.message;
+}
+
+/** Every error leaves as `{ statusCode, error, message }`; unexpected ones say nothing inside. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = this.toBody(exception, response);
+    response.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown, response: Response): ErrorBody {
+    if (exception instanceof HttpException) {
+      return errorBody(exception.getStatus(), httpMessage(exception));
+    }
+    if (exception instanceof UnknownJobKindError) {
+      return errorBody(HttpStatus.NOT_FOUND, exception.message);
+    }
+    if (exception instanceof SubmitRateLimitedError) {
+      response.setHeader('Retry-After', String(exception.retryAfterSec));
+      return errorBody(HttpStatus.TOO_MANY_REQUESTS, exception.message);
+    }
+    if (exception instanceof DependencyUnavailableError) {
+      this.logger.warn(`${exception.message}: ${String(exception.cause)}`);
+      return errorBody(HttpStatus.SERVICE_UNAVAILABLE, `${exception.message}; try again later`);
+    }
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+    return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'internal error');
+  }
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/** body-parser's errors (too large, bad JSON) happen before Nest routes; answer them alike. */
+export function bodyParserErrorHandler(limitBytes: number) {
+  return (error: unknown, _req: unknown, res: Response, next: (e?: unknown) => void): void => {
+    const { type, status } = (error ?? {}) as BodyParserError;
+    if (type === 'entity.too.large') {
+      res.status(413).json(errorBody(413, `request body exceeds ${limitBytes} bytes`));
+    } else if (type === 'entity.parse.failed') {
+      res.status(400).json(errorBody(400, 'request body is not valid JSON'));
+    } else if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json(errorBody(status, (error as Error).message));
+    } else {
+      next(error);
+    }
+  };
+}

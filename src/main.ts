@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { createConveyor, isHttpApp } from './app.factory';
+import { ConfigError, loadConfig } from './config/app-config';
+import type { JobKind } from './core/job.types';
+import { JOB_KINDS } from './job-kinds';
+import { assertRedisAnswers } from './redis/redis-preflight';
+
+export interface BootstrapOptions {
+  /** Kinds to run besides JOB_KINDS (the benchmark registers its own this way). */
+  extraKinds?: readonly JobKind[];
+}
+
+/** Starts Conveyor in the role APP_ROLE names; exits with one line on a bad start. */
+export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
+  try {
+    const config = loadConfig();
+    await assertRedisAnswers(config.redisUrl);
+    const app = await createConveyor(config, [...JOB_KINDS, ...(options.extraKinds ?? [])]);
+    if (isHttpApp(app)) await app.listen(config.port);
+    const where = isHttpApp(app) ? ` on port ${config.port}` : '';
+    const insecure = config.jwtSecretIsDevDefault ? ' with the development JWT secret' : '';
+    process.stdout.write(
+      `${JSON.stringify({ level: 30, time: Date.now(), msg: `conveyor ${config.role} ready${where}${insecure}` })}\n`,
+    );
+  } catch (error) {
+    const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+    process.stderr.write(`conveyor: ${message}\n`);
+    process.exit(1);
+  }
+}
+
+if (require.main === module) void bootstrap();
