@@ -53,6 +53,8 @@ export async function createConveyor(
   return app;
 }
 
-export function isHttpApp(app: INestApplication | INestApplicationContext): app is INestApplication {
+export function isHttpApp(
+  app: INestApplication | INestApplicationContext,
+): app is INestApplication {
   return 'getHttpServer' in app;
 }

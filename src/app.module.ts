@@ -38,7 +38,11 @@ export class AppModule {
             base: { role: config.role, pid: process.pid },
             genReqId: requestId,
             redact: {
-              paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+              paths: [
+                'req.headers.authorization',
+                'req.headers.cookie',
+                'req.headers["x-api-key"]',
+              ],
               censor: '[redacted]',
             },
             autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },

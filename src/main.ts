@@ -23,7 +23,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
       `${JSON.stringify({ level: 30, time: Date.now(), msg: `conveyor ${config.role} ready${where}${insecure}` })}\n`,
     );
   } catch (error) {
-    const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof ConfigError || error instanceof Error ? error.message : String(error);
     process.stderr.write(`conveyor: ${message}\n`);
     process.exit(1);
   }

@@ -22,7 +22,8 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-    if (!match?.[1]) throw new UnauthorizedException('Authorization header with a Bearer token is required');
+    if (!match?.[1])
+      throw new UnauthorizedException('Authorization header with a Bearer token is required');
     try {
       request.user = this.jwt.verify(match[1]);
     } catch (error) {

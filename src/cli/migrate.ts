@@ -35,7 +35,9 @@ export async function migrate(
 
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
-  const target = databaseUrl ? 'PostgreSQL' : `embedded PGlite (${path.resolve(DEFAULT_PGLITE_DIR)})`;
+  const target = databaseUrl
+    ? 'PostgreSQL'
+    : `embedded PGlite (${path.resolve(DEFAULT_PGLITE_DIR)})`;
   try {
     const applied = await migrate(databaseUrl, DEFAULT_PGLITE_DIR, (line) => console.log(line));
     if (applied.length === 0) console.log('database is up to date');

@@ -115,7 +115,11 @@ export class JobQueueService implements OnModuleInit {
   }
 
   /** Removes finished jobs older than graceMs; the Job rows stay, only BullMQ's copies go. */
-  clean(kind: string, graceMs: number, limit: number): Promise<{ completed: number; failed: number }> {
+  clean(
+    kind: string,
+    graceMs: number,
+    limit: number,
+  ): Promise<{ completed: number; failed: number }> {
     return guardDependency('redis', async () => {
       const queue = this.queue(kind);
       const completed = await queue.clean(graceMs, limit, 'completed');

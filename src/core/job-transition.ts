@@ -63,7 +63,13 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
   };
   const event = (status: JobEventStatus, update: JobUpdate, result: JsonValue | null = null) => ({
     update,
-    event: { status, progress: update.progress, message: update.message, result, error: update.error },
+    event: {
+      status,
+      progress: update.progress,
+      message: update.message,
+      result,
+      error: update.error,
+    },
   });
   switch (change.type) {
     case 'processing':

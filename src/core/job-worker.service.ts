@@ -145,7 +145,12 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       );
       await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null });
     } catch (error) {
-      await this.fail(job, token, attempt, controller.signal.aborted ? controller.signal.reason : error);
+      await this.fail(
+        job,
+        token,
+        attempt,
+        controller.signal.aborted ? controller.signal.reason : error,
+      );
     } finally {
       this.running.delete(jobId);
     }

@@ -54,7 +54,8 @@ export async function guardDependency<T>(dependency: Dependency, io: () => Promi
     return await io();
   } catch (error) {
     if (error instanceof DependencyUnavailableError) throw error;
-    if (isConnectionFailure(error)) throw new DependencyUnavailableError(dependency, { cause: error });
+    if (isConnectionFailure(error))
+      throw new DependencyUnavailableError(dependency, { cause: error });
     throw error;
   }
 }

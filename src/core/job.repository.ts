@@ -31,7 +31,8 @@ export interface JobWithEvent {
   event: JobEvent;
 }
 
-export type CreateOutcome = { created: true; job: Job; event: JobEvent } | { created: false; job: Job };
+export type CreateOutcome =
+  { created: true; job: Job; event: JobEvent } | { created: false; job: Job };
 
 function json(value: JsonValue | null | undefined) {
   if (value === undefined) return undefined;

@@ -1,5 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  NotFoundException,
+} from '@nestjs/common';
 import type { Job } from '../generated/prisma/client';
 import { validateParams } from '../http/validation';
 import type { SubmitJobDto } from './dto/submit-job.dto';

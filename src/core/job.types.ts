@@ -17,7 +17,8 @@ export type JobEventStatus = (typeof JOB_EVENT_STATUSES)[number];
 export const PRIORITIES = { critical: 0, high: 1, medium: 5, low: 10 } as const;
 export type PriorityName = keyof typeof PRIORITIES;
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface JobPolicies {
   attempts: number;

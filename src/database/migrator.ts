@@ -130,7 +130,9 @@ async function readMigrations(migrationsDir: string): Promise<MigrationFile[]> {
   try {
     entries = await fs.readdir(migrationsDir, { withFileTypes: true });
   } catch (error) {
-    throw new MigrationError(`cannot read migrations directory ${migrationsDir}: ${errorText(error)}`);
+    throw new MigrationError(
+      `cannot read migrations directory ${migrationsDir}: ${errorText(error)}`,
+    );
   }
   await checkLockfileProvider(migrationsDir);
   const names = entries
@@ -144,7 +146,10 @@ async function readMigrations(migrationsDir: string): Promise<MigrationFile[]> {
       try {
         bytes = await fs.readFile(file);
       } catch (error) {
-        throw new MigrationError(`migration ${name}: cannot read ${file}: ${errorText(error)}`, name);
+        throw new MigrationError(
+          `migration ${name}: cannot read ${file}: ${errorText(error)}`,
+          name,
+        );
       }
       return { name, script: bytes.toString('utf8'), checksum: sha256Hex(bytes) };
     }),

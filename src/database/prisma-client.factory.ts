@@ -30,7 +30,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<OpenedDat
   return opts.databaseUrl ? openPostgres(opts, opts.databaseUrl) : openPglite(opts);
 }
 
-async function openPostgres(opts: OpenDatabaseOptions, connectionString: string): Promise<OpenedDatabase> {
+async function openPostgres(
+  opts: OpenDatabaseOptions,
+  connectionString: string,
+): Promise<OpenedDatabase> {
   const log = opts.log ?? (() => undefined);
   if (opts.migrate) {
     // A dedicated session: the advisory lock and BEGIN/COMMIT must stay on one connection.

@@ -10,7 +10,9 @@ type Check = 'up' | 'down';
 const CHECK_TIMEOUT_MS = 2000;
 
 function within(check: Promise<boolean>): Promise<Check> {
-  const timeout = new Promise<boolean>((resolve) => setTimeout(resolve, CHECK_TIMEOUT_MS, false).unref());
+  const timeout = new Promise<boolean>((resolve) =>
+    setTimeout(resolve, CHECK_TIMEOUT_MS, false).unref(),
+  );
   return Promise.race([check, timeout]).then((up) => (up ? 'up' : 'down'));
 }
 

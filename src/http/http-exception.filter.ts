@@ -56,7 +56,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       this.logger.warn(`${exception.message}: ${String(exception.cause)}`);
       return errorBody(HttpStatus.SERVICE_UNAVAILABLE, `${exception.message}; try again later`);
     }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+    this.logger.error(
+      exception instanceof Error ? (exception.stack ?? exception.message) : exception,
+    );
     return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'internal error');
   }
 }

@@ -9,8 +9,11 @@ export function describeValidationErrors(errors: ValidationError[], prefix = '')
   const walk = (list: ValidationError[], path: string) => {
     for (const error of list) {
       const field = path ? `${path}.${error.property}` : error.property;
-      for (const message of Object.values(error.constraints ?? {})) {
-        lines.push(message.startsWith(error.property) ? `${field}${message.slice(error.property.length)}` : `${field}: ${message}`);
+      for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+        if (constraint === 'whitelistValidation') lines.push(`${field} is not an allowed property`);
+        else if (message.startsWith(error.property)) {
+          lines.push(`${field}${message.slice(error.property.length)}`);
+        } else lines.push(`${field}: ${message}`);
       }
       walk(error.children ?? [], field);
     }

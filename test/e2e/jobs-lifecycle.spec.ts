@@ -23,10 +23,20 @@ describe('job lifecycle over REST', () => {
       .http()
       .post('/api/v1/jobs/echo')
       .set('Authorization', alice)
-      .send({ projectId: 'p1', params: { text: 'hello', steps: 3 }, priority: 'high', requestId: 'r-1' })
+      .send({
+        projectId: 'p1',
+        params: { text: 'hello', steps: 3 },
+        priority: 'high',
+        requestId: 'r-1',
+      })
       .expect(202);
     expect(res.headers.location).toBe(`/api/v1/jobs/${res.body.id}`);
-    expect(res.body).toMatchObject({ kind: 'echo', status: 'queued', priority: 'high', requestId: 'r-1' });
+    expect(res.body).toMatchObject({
+      kind: 'echo',
+      status: 'queued',
+      priority: 'high',
+      requestId: 'r-1',
+    });
 
     const job = await finished(res.body.id);
     expect(job).toMatchObject({ status: 'done', progress: 100, attempts: 1 });

@@ -15,8 +15,13 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
 
 // Real PGlite, loaded outside Jest's module sandbox (see nativePGliteModule).
 jest.mock('@electric-sql/pglite', () =>
-  jest.requireActual<typeof import('../support/database')>('../support/database').nativePGliteModule(),
+  jest
+    .requireActual<typeof import('../support/database')>('../support/database')
+    .nativePGliteModule(),
 );
+
+// PGlite's first start (initdb in wasm) takes seconds; projects[].testTimeout is not honoured.
+jest.setTimeout(60_000);
 
 const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
 const INIT = '20261123000000_init';
@@ -51,7 +56,11 @@ async function withExecutor<T>(url: string, run: (db: SqlExecutor) => Promise<T>
   }
 }
 
-function migrateOnce(url: string, dir = MIGRATIONS_DIR, log?: (l: string) => void): Promise<string[]> {
+function migrateOnce(
+  url: string,
+  dir = MIGRATIONS_DIR,
+  log?: (l: string) => void,
+): Promise<string[]> {
   return withExecutor(url, (db) => applyMigrations(db, dir, log));
 }
 
@@ -95,7 +104,9 @@ describe('applyMigrations on PostgreSQL', () => {
 
   it('applies every migration to a fresh database, logging each', async () => {
     const lines: string[] = [];
-    await expect(migrateOnce(db.url, MIGRATIONS_DIR, (l) => lines.push(l))).resolves.toEqual([INIT]);
+    await expect(migrateOnce(db.url, MIGRATIONS_DIR, (l) => lines.push(l))).resolves.toEqual([
+      INIT,
+    ]);
     expect(lines).toEqual([`applied ${INIT}`]);
     const tables = await withExecutor(db.url, (x) =>
       x.query<{ table_name: string }>(
@@ -115,7 +126,9 @@ describe('applyMigrations on PostgreSQL', () => {
     expect(rows).toHaveLength(1);
     const [row] = rows;
     expect(row).toEqual({
-      id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      id: expect.stringMatching(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      ),
       checksum: await sha256OfFile(path.join(MIGRATIONS_DIR, INIT, 'migration.sql')),
       finished_at: expect.any(Date),
       migration_name: INIT,
@@ -172,7 +185,11 @@ describe('applyMigrations on PostgreSQL', () => {
 
     const rows = await withExecutor(db.url, migrationRows);
     const failed = rows.find((r) => r.migration_name === broken);
-    expect(failed).toMatchObject({ finished_at: null, rolled_back_at: null, applied_steps_count: 0 });
+    expect(failed).toMatchObject({
+      finished_at: null,
+      rolled_back_at: null,
+      applied_steps_count: 0,
+    });
     expect(failed?.logs).toContain(`Migration name: ${broken}`);
     expect(failed?.logs).toContain('Database error code: 42P01');
     expect(failed?.logs).toContain('relation "no_such_table" does not exist');
@@ -182,7 +199,10 @@ describe('applyMigrations on PostgreSQL', () => {
     );
     expect(partial).toEqual([{ t: null }]);
 
-    await fs.writeFile(path.join(dir, broken, 'migration.sql'), 'CREATE TABLE "Fixed" ("id" INTEGER);\n');
+    await fs.writeFile(
+      path.join(dir, broken, 'migration.sql'),
+      'CREATE TABLE "Fixed" ("id" INTEGER);\n',
+    );
     const second = migrateOnce(db.url, dir);
     await expect(second).rejects.toThrow(/found failed migrations/);
     await expect(second).rejects.toThrow(new RegExp(`migration ${broken} started at .* failed`));
@@ -221,7 +241,9 @@ describe('concurrent runners on one PostgreSQL database', () => {
 
     expect(results.flat().sort()).toEqual([INIT, slow]);
     const rows = await withExecutor(db.url, migrationRows);
-    expect(rows.map((r) => [r.migration_name, r.applied_steps_count, r.finished_at !== null])).toEqual([
+    expect(
+      rows.map((r) => [r.migration_name, r.applied_steps_count, r.finished_at !== null]),
+    ).toEqual([
       [INIT, 1, true],
       [slow, 1, true],
     ]);

@@ -37,7 +37,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     async drop() {
       if (dropped) return;
       dropped = true;
-      await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await withAdminClient((client) =>
+        client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+      );
     },
   };
 }
@@ -52,5 +54,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export function nativePGliteModule(): typeof import('@electric-sql/pglite') {
   const main = runInThisContext('process.mainModule') as NodeJS.Module | undefined;
   if (!main) throw new Error('no CommonJS main module to load PGlite from');
-  return main.require(require.resolve('@electric-sql/pglite')) as typeof import('@electric-sql/pglite');
+  return main.require(
+    require.resolve('@electric-sql/pglite'),
+  ) as typeof import('@electric-sql/pglite');
 }

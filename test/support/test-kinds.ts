@@ -51,7 +51,8 @@ export class EchoProcessor implements JobProcessor<EchoParams, EchoResult> {
     const { text, steps = 0, stepMs = 0, fail } = ctx.params;
     for (let step = 1; step <= steps && !ctx.signal.aborted; step += 1) {
       await pause(stepMs, ctx.signal);
-      if (!ctx.signal.aborted) await ctx.progress(Math.floor((step * 100) / (steps + 1)), `step ${step}`);
+      if (!ctx.signal.aborted)
+        await ctx.progress(Math.floor((step * 100) / (steps + 1)), `step ${step}`);
     }
     if (fail === 'fatal') throw new NonRetryableJobError(`fatal: ${text}`);
     if (fail === 'always' || (fail === 'until-last' && ctx.attempt < ctx.maxAttempts)) {

@@ -1,0 +1,123 @@
+import type { Job } from '../generated/prisma/client';
+import { planTransition, toEventView, type JobChange } from './job-transition';
+
+const now = new Date('2026-01-01T00:00:00Z');
+
+function job(status: string, extra: Partial<Job> = {}): Job {
+  return {
+    id: '00000000-0000-4000-8000-000000000001',
+    kind: 'echo',
+    userId: 'u',
+    projectId: 'p',
+    requestId: null,
+    status,
+    priority: 5,
+    progress: 0,
+    message: null,
+    params: {},
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: 3,
+    idempotencyKey: null,
+    idempotencyHash: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: now,
+    ...extra,
+  };
+}
+
+describe('planTransition', () => {
+  const changes: Record<string, JobChange> = {
+    processing: { type: 'processing', attempt: 1 },
+    progress: { type: 'progress', progress: 40 },
+    retrying: { type: 'retrying', attempt: 1, error: 'boom' },
+    done: { type: 'done', result: { ok: true } },
+    error: { type: 'error', error: 'boom' },
+    cancelled: { type: 'cancelled' },
+    requeued: { type: 'requeued' },
+  };
+  const allowed: Record<string, string[]> = {
+    queued: ['processing', 'error', 'cancelled'],
+    processing: ['processing', 'progress', 'retrying', 'done', 'error', 'cancelled'],
+    done: [],
+    error: ['requeued'],
+    cancelled: [],
+  };
+
+  it.each(Object.entries(allowed))('from %s allows exactly %j', (status, expected) => {
+    const permitted = Object.entries(changes)
+      .filter(([, change]) => planTransition(job(status), change, now) !== null)
+      .map(([name]) => name);
+    expect(permitted).toEqual(expected);
+  });
+
+  it('starts an attempt: processing, attempts and startedAt set once', () => {
+    const first = planTransition(job('queued'), changes.processing, now);
+    expect(first?.update).toMatchObject({ status: 'processing', attempts: 1, startedAt: now });
+    expect(first?.event).toMatchObject({ status: 'processing', message: 'attempt 1 of 3 started' });
+    const earlier = new Date('2025-01-01T00:00:00Z');
+    const second = planTransition(
+      job('processing', { startedAt: earlier }),
+      { type: 'processing', attempt: 2 },
+      now,
+    );
+    expect(second?.update.startedAt).toBe(earlier);
+  });
+
+  it('finishes with progress 100, result and finishedAt', () => {
+    const plan = planTransition(job('processing', { progress: 60 }), changes.done, now);
+    expect(plan?.update).toMatchObject({ status: 'done', progress: 100, finishedAt: now });
+    expect(plan?.event).toMatchObject({ status: 'done', result: { ok: true }, progress: 100 });
+  });
+
+  it('a failed attempt that will be retried stays processing and says so', () => {
+    const plan = planTransition(job('processing'), changes.retrying, now);
+    expect(plan?.update.status).toBe('processing');
+    expect(plan?.event).toMatchObject({
+      status: 'progress',
+      message: 'attempt 1 of 3 failed: boom; retrying',
+    });
+  });
+
+  it('requeue clears the outcome of the failed run', () => {
+    const failed = job('error', { error: 'x', attempts: 3, progress: 50, finishedAt: now });
+    const plan = planTransition(failed, changes.requeued, now);
+    expect(plan?.update).toMatchObject({
+      status: 'queued',
+      error: null,
+      attempts: 0,
+      progress: 0,
+      result: null,
+      finishedAt: null,
+    });
+    expect(plan?.event.status).toBe('created');
+  });
+});
+
+describe('toEventView', () => {
+  it('omits empty optional fields and stringifies the id', () => {
+    const view = toEventView({
+      id: 42n,
+      jobId: 'j',
+      userId: 'u',
+      kind: 'echo',
+      status: 'progress',
+      progress: 10,
+      message: null,
+      result: null,
+      error: null,
+      createdAt: now,
+    });
+    expect(view).toEqual({
+      eventId: '42',
+      jobId: 'j',
+      kind: 'echo',
+      status: 'progress',
+      progress: 10,
+      at: now.toISOString(),
+    });
+  });
+});

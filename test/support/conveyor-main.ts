@@ -1,0 +1,4 @@
+import { bootstrap } from '../../src/main';
+import { echoKind } from './test-kinds';
+
+void bootstrap({ extraKinds: [echoKind] });
