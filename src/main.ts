@@ -16,8 +16,11 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
     const config = loadConfig();
     await assertRedisAnswers(config.redisUrl);
     const app = await createConveyor(config, [...JOB_KINDS, ...(options.extraKinds ?? [])]);
-    if (isHttpApp(app)) await app.listen(config.port);
-    const where = isHttpApp(app) ? ` on port ${config.port}` : '';
+    let where = '';
+    if (isHttpApp(app)) {
+      await app.listen(config.port);
+      where = ` on port ${new URL(await app.getUrl()).port || config.port}`;
+    }
     const insecure = config.jwtSecretIsDevDefault ? ' with the development JWT secret' : '';
     process.stdout.write(
       `${JSON.stringify({ level: 30, time: Date.now(), msg: `conveyor ${config.role} ready${where}${insecure}` })}\n`,

@@ -207,7 +207,7 @@ function expectedColumn(model: SchemaModel, field: SchemaField): ColumnShape {
     'DateTime@Timestamp': ['timestamp without time zone', nativeArg ?? 6, null],
     'DateTime@Timestamptz': ['timestamp with time zone', nativeArg ?? 6, null],
   };
-  const type = types[key];
+  const type = field.list ? undefined : types[key];
   if (!type)
     throw new Error(`extend the test's type mapping for ${model.name}.${field.name}: ${key}`);
   let dflt: string | null = null;
@@ -325,16 +325,16 @@ async function actualColumns(prisma: PrismaClient): Promise<Record<string, Colum
   return byTable;
 }
 
-const COLUMN_NAMES = (keys: string, rel: string, table: string) =>
+/** SQL for the names of the columns numbered in `keys` of relation `rel`, in key order. */
+const columnNames = (keys: string, rel: string) =>
   `ARRAY(SELECT a.attname::text FROM unnest(${keys}) WITH ORDINALITY AS k(attnum, ord)
-          JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.attnum ORDER BY k.ord)` +
-  ` /* ${table} */`;
+          JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.attnum ORDER BY k.ord)`;
 
 function actualIndexes(prisma: PrismaClient): Promise<IndexShape[]> {
   return prisma.$queryRawUnsafe<IndexShape[]>(
     `SELECT t.relname::text AS "table", i.relname::text AS "name", x.indisunique AS "unique",
             x.indisprimary AS "primary",
-            ${COLUMN_NAMES('x.indkey::int2[]', 't.oid', 'indexed')} AS "columns",
+            ${columnNames('x.indkey::int2[]', 't.oid')} AS "columns",
             ARRAY(SELECT (o & 1) = 1 FROM unnest(x.indoption::int2[]) WITH ORDINALITY AS k(o, ord)
                    ORDER BY k.ord) AS "descending"
        FROM pg_index x
@@ -352,9 +352,9 @@ function actualForeignKeys(prisma: PrismaClient): Promise<ForeignKeyShape[]> {
        WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END`;
   return prisma.$queryRawUnsafe<ForeignKeyShape[]>(
     `SELECT t.relname::text AS "table", c.conname::text AS "name",
-            ${COLUMN_NAMES('c.conkey', 'c.conrelid', 'referencing')} AS "columns",
+            ${columnNames('c.conkey', 'c.conrelid')} AS "columns",
             rt.relname::text AS "referencedTable",
-            ${COLUMN_NAMES('c.confkey', 'c.confrelid', 'referenced')} AS "referencedColumns",
+            ${columnNames('c.confkey', 'c.confrelid')} AS "referencedColumns",
             ${action('c.confdeltype')} AS "onDelete", ${action('c.confupdtype')} AS "onUpdate"
        FROM pg_constraint c
        JOIN pg_class t ON t.oid = c.conrelid
