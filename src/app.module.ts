@@ -5,7 +5,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthGuard } from './auth/auth.guard';
-import { JwtService } from './auth/jwt.service';
+import { AuthModule } from './auth/auth.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { JobCoreModule } from './core/job-core.module';
@@ -13,6 +13,7 @@ import type { JobKind } from './core/job.types';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { producerOptions } from './redis/redis-options';
+import { RealtimeModule } from './realtime/realtime.module';
 import { RedisModule } from './redis/redis.module';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -51,12 +52,14 @@ export class AppModule {
           },
         }),
         RedisModule,
+        AuthModule,
         DatabaseModule,
         BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
         JobCoreModule.forRoot(config, kinds),
+        ...(api ? [RealtimeModule] : []),
       ],
       controllers: api ? [HealthController] : [],
-      providers: api ? [JwtService, { provide: APP_GUARD, useClass: AuthGuard }] : [],
+      providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],
     };
   }
 }

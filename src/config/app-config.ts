@@ -36,6 +36,8 @@ export interface AppConfig {
   stalledIntervalMs: number;
   maxStalledCount: number;
   shutdownGraceMs: number;
+  progressIntervalMs: number;
+  eventRetentionSec: number;
   logLevel: LogLevel;
 }
 
@@ -139,6 +141,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     stalledIntervalMs: int(env, 'JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
     maxStalledCount: int(env, 'JOB_MAX_STALLED', 2, 0, 100),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0, 3_600_000),
+    progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 250, 0, 60_000),
+    eventRetentionSec: int(env, 'EVENT_RETENTION_SEC', 24 * HOUR_SEC, 60, 365 * 24 * HOUR_SEC),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 }

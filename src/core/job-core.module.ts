@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { runsApi, runsWorkers, type AppConfig } from '../config/app-config';
 import { AdminController } from './admin.controller';
+import { EventRetentionService } from './event-retention.service';
 import { JobEventBus } from './job-event-bus';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { JobQueueService } from './job-queue.service';
@@ -14,6 +15,7 @@ import { JobsController } from './jobs.controller';
 import { SubmitRateLimiter } from './submit-rate-limiter';
 
 const SHARED = [
+  EventRetentionService,
   JobRepository,
   JobEventBus,
   JobLifecycleService,
@@ -32,6 +34,7 @@ export class JobCoreModule {
     if (workers) providers.push(JobWorkerService, ...kinds.map((kind) => kind.processor));
     return {
       module: JobCoreModule,
+      global: true,
       imports: [
         BullModule.registerQueue(...registry.names().map((name) => ({ name }))),
         ...kinds.flatMap((kind) => kind.imports ?? []),

@@ -1,15 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { JobEvent } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
 import { toEventView, type JobEventView } from './job-transition';
+import type { StoredEvent } from './job.repository';
 
+/** What crosses Redis to every api instance: the event, its owner and the link to its predecessor. */
 export interface PublishedJobEvent extends JobEventView {
   userId: string;
+  previousEventId: string | null;
 }
 
 /**
- * Fans persisted events out to every api instance. Pub/sub may drop a message; the JobEvent
- * table is the record, so a missed publish delays delivery but loses nothing.
+ * Fans persisted events out to every api instance. Pub/sub may drop or reorder messages; the
+ * JobEvent table is the record, and previousEventId lets a receiver see a gap and fill it.
  */
 @Injectable()
 export class JobEventBus {
@@ -21,8 +23,12 @@ export class JobEventBus {
     return this.redis.key('events');
   }
 
-  async publish(event: JobEvent): Promise<void> {
-    const message: PublishedJobEvent = { ...toEventView(event), userId: event.userId };
+  async publish(event: StoredEvent): Promise<void> {
+    const message: PublishedJobEvent = {
+      ...toEventView(event),
+      userId: event.userId,
+      previousEventId: event.previousEventId?.toString() ?? null,
+    };
     try {
       await this.redis.client.publish(this.channel(), JSON.stringify(message));
     } catch (error) {

@@ -82,6 +82,13 @@ export class JobQueueService implements OnModuleInit {
     });
   }
 
+  /** Drops a job's queue entry when it was finished elsewhere (an external worker). */
+  discard(kind: string, jobId: string): Promise<void> {
+    return guardDependency('redis', async () => {
+      await this.queue(kind).remove(jobId);
+    });
+  }
+
   cancelChannel(): string {
     return this.redis.key('cancel');
   }

@@ -10,8 +10,12 @@ class Processor implements JobProcessor<Params, null> {
 }
 
 const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(16) });
-const kind = (overrides: Partial<JobKind> = {}): JobKind =>
-  ({ name: 'demo', params: Params, processor: Processor, ...overrides }) as JobKind;
+const kind = (overrides: Partial<JobKind> = {}): JobKind => ({
+  name: 'demo',
+  params: Params,
+  processor: Processor,
+  ...overrides,
+});
 
 describe('JobRegistry', () => {
   it('resolves policies from the defaults and the kind', () => {
@@ -32,7 +36,7 @@ describe('JobRegistry', () => {
     [[kind({ params: undefined })], 'Job kind "demo" has no params class'],
     [[kind({ policies: { attempts: 0 } })], 'policy attempts must be a positive integer'],
   ])('refuses a bad table (%#)', (kinds, message) => {
-    expect(() => new JobRegistry(kinds as JobKind[], config)).toThrow(message);
+    expect(() => new JobRegistry(kinds, config)).toThrow(message);
   });
 
   it('throws a typed error for an unknown kind', () => {

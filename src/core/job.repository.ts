@@ -26,13 +26,16 @@ export interface JobListQuery {
   after?: { createdAt: Date; id: string };
 }
 
+/** An appended event and the id of the same user's event before it (null for their first). */
+export type StoredEvent = JobEvent & { previousEventId: bigint | null };
+
 export interface JobWithEvent {
   job: Job;
-  event: JobEvent;
+  event: StoredEvent;
 }
 
 export type CreateOutcome =
-  { created: true; job: Job; event: JobEvent } | { created: false; job: Job };
+  { created: true; job: Job; event: StoredEvent } | { created: false; job: Job };
 
 function json(value: JsonValue | null | undefined) {
   if (value === undefined) return undefined;
@@ -163,8 +166,15 @@ export class JobRepository {
     await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext(${userId}))) AS l`;
   }
 
-  private appendEvent(tx: Prisma.TransactionClient, job: Job, draft: EventDraft) {
-    return tx.jobEvent.create({
+  /** Must run after lockUserEvents, in a later statement, so that max(id) sees every commit. */
+  private async appendEvent(
+    tx: Prisma.TransactionClient,
+    job: Job,
+    draft: EventDraft,
+  ): Promise<StoredEvent> {
+    const [row] = await tx.$queryRaw<{ previous: bigint | null }[]>`
+      SELECT max(id) AS previous FROM "JobEvent" WHERE "userId" = ${job.userId}`;
+    const event = await tx.jobEvent.create({
       data: {
         jobId: job.id,
         userId: job.userId,
@@ -175,6 +185,49 @@ export class JobRepository {
         result: json(draft.result),
         error: draft.error,
       },
+    });
+    return { ...event, previousEventId: row?.previous ?? null };
+  }
+
+  /** A user's events after a cursor, in id order: the replay and gap-filling read. */
+  userEventsAfter(userId: string, afterId: bigint, limit: number): Promise<JobEvent[]> {
+    return guardDependency('database', () =>
+      this.prisma.jobEvent.findMany({
+        where: { userId, id: { gt: afterId } },
+        orderBy: { id: 'asc' },
+        take: limit,
+      }),
+    );
+  }
+
+  latestUserEventId(userId: string): Promise<bigint | null> {
+    return guardDependency('database', async () => {
+      const latest = await this.prisma.jobEvent.findFirst({
+        where: { userId },
+        orderBy: { id: 'desc' },
+        select: { id: true },
+      });
+      return latest?.id ?? null;
+    });
+  }
+
+  userEventExists(userId: string, id: bigint): Promise<boolean> {
+    return guardDependency('database', async () => {
+      const found = await this.prisma.jobEvent.findFirst({
+        where: { userId, id },
+        select: { id: true },
+      });
+      return found !== null;
+    });
+  }
+
+  /** Drops events older than the retention; the Job rows keep their final state. */
+  pruneEvents(olderThan: Date): Promise<number> {
+    return guardDependency('database', async () => {
+      const { count } = await this.prisma.jobEvent.deleteMany({
+        where: { createdAt: { lt: olderThan } },
+      });
+      return count;
     });
   }
 }

@@ -15,6 +15,7 @@ export function testConfig(env: Record<string, string>): AppConfig {
     JWT_SECRET: TEST_JWT_SECRET,
     REDIS_URL: TEST_REDIS_URL,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PROGRESS_INTERVAL_MS: '0',
     ...env,
   });
 }

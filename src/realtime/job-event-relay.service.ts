@@ -1,0 +1,36 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { JobEventBus, type PublishedJobEvent } from '../core/job-event-bus';
+import { RedisService } from '../redis/redis.service';
+import { JobEventsGateway } from './job-events.gateway';
+
+/** Brings every persisted event, from whichever process wrote it, to this instance's sockets. */
+@Injectable()
+export class JobEventRelay implements OnApplicationBootstrap {
+  private readonly logger = new Logger(JobEventRelay.name);
+  private subscriber?: Redis;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly bus: JobEventBus,
+    private readonly gateway: JobEventsGateway,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.subscriber = this.redis.subscriber('events');
+    let connectedOnce = false;
+    // Messages published while the subscriber was away are gone: read them from the database.
+    this.subscriber.on('ready', () => {
+      if (connectedOnce) this.gateway.resumeAll();
+      connectedOnce = true;
+    });
+    this.subscriber.on('message', (_channel: string, raw: string) => {
+      try {
+        this.gateway.deliver(JSON.parse(raw) as PublishedJobEvent);
+      } catch (error) {
+        this.logger.warn(`unreadable event on ${this.bus.channel()}: ${(error as Error).message}`);
+      }
+    });
+    await this.subscriber.subscribe(this.bus.channel());
+  }
+}

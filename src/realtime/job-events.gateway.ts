@@ -1,0 +1,101 @@
+import { Logger } from '@nestjs/common';
+import {
+  WebSocketGateway,
+  WebSocketServer,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
+import type { Server } from 'socket.io';
+import { InvalidTokenError, JwtService } from '../auth/jwt.service';
+import type { PublishedJobEvent } from '../core/job-event-bus';
+import { JobRepository } from '../core/job.repository';
+import {
+  userRoom,
+  type ClientToServerEvents,
+  type InterServerEvents,
+  type ServerToClientEvents,
+  type SocketData,
+} from './realtime.types';
+import { SocketFeed, type JobSocket } from './socket-feed';
+
+const EVENT_ID = /^\d{1,18}$/;
+
+/**
+ * Socket.IO on the HTTP port, default namespace. A socket must present a valid token, joins its
+ * user's room only, and receives that user's events through its own SocketFeed.
+ */
+@WebSocketGateway({ cors: { origin: true, credentials: true } })
+export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(JobEventsGateway.name);
+  private readonly feeds = new Map<string, Map<string, SocketFeed>>();
+
+  @WebSocketServer()
+  server!: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly events: JobRepository,
+  ) {}
+
+  afterInit(server: Server): void {
+    server.use((socket, next) => {
+      const auth = (socket.handshake.auth ?? {}) as { token?: unknown; lastEventId?: unknown };
+      try {
+        if (typeof auth.token !== 'string' || auth.token === '') {
+          throw new InvalidTokenError('auth.token is required');
+        }
+        const user = this.jwt.verify(auth.token);
+        const { lastEventId } = auth;
+        if (lastEventId !== undefined && lastEventId !== null) {
+          if (typeof lastEventId !== 'string' || !EVENT_ID.test(lastEventId)) {
+            throw new InvalidTokenError('auth.lastEventId must be an eventId string');
+          }
+        }
+        const data = socket.data as SocketData;
+        data.user = user;
+        data.lastEventId = typeof lastEventId === 'string' ? BigInt(lastEventId) : undefined;
+        next();
+      } catch (error) {
+        const reason = error instanceof InvalidTokenError ? error.message : 'authentication failed';
+        next(new Error(`unauthorized: ${reason}`));
+      }
+    });
+  }
+
+  async handleConnection(socket: JobSocket): Promise<void> {
+    const { user, lastEventId } = socket.data;
+    await socket.join(userRoom(user.id));
+    const feed = new SocketFeed(socket, user.id, this.events, (error) =>
+      this.logger.warn(`socket ${socket.id}: ${(error as Error).message}`),
+    );
+    let userFeeds = this.feeds.get(user.id);
+    if (!userFeeds) this.feeds.set(user.id, (userFeeds = new Map<string, SocketFeed>()));
+    userFeeds.set(socket.id, feed);
+    await feed.start(lastEventId);
+  }
+
+  handleDisconnect(socket: JobSocket): void {
+    const userId = socket.data.user?.id;
+    if (userId === undefined) return;
+    const userFeeds = this.feeds.get(userId);
+    userFeeds?.delete(socket.id);
+    if (userFeeds?.size === 0) this.feeds.delete(userId);
+  }
+
+  deliver(event: PublishedJobEvent): void {
+    for (const feed of this.feeds.get(event.userId)?.values() ?? []) void feed.offer(event);
+  }
+
+  resumeAll(): void {
+    for (const userFeeds of this.feeds.values()) {
+      for (const feed of userFeeds.values()) void feed.resume();
+    }
+  }
+
+  connectedSockets(): number {
+    let count = 0;
+    for (const userFeeds of this.feeds.values()) count += userFeeds.size;
+    return count;
+  }
+}

@@ -1,0 +1,100 @@
+import type { Socket } from 'socket.io';
+import type { PublishedJobEvent } from '../core/job-event-bus';
+import { toEventView, type JobEventView } from '../core/job-transition';
+import type { JobRepository } from '../core/job.repository';
+import type {
+  ClientToServerEvents,
+  InterServerEvents,
+  ServerToClientEvents,
+  SocketData,
+} from './realtime.types';
+
+export type JobSocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  InterServerEvents,
+  SocketData
+>;
+
+const PAGE = 500;
+
+/**
+ * One socket's view of its user's event stream: everything after `lastSent`, in id order, once.
+ * All work runs on one promise chain, so a replay and the live events that arrive during it
+ * cannot interleave. A live event whose predecessor is not the last one sent means something was
+ * missed (a dropped or reordered publish): the gap is read back from the database.
+ */
+export class SocketFeed {
+  private lastSent = 0n;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly socket: JobSocket,
+    private readonly userId: string,
+    private readonly events: Pick<
+      JobRepository,
+      'userEventsAfter' | 'latestUserEventId' | 'userEventExists'
+    >,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  start(lastEventId: bigint | undefined): Promise<void> {
+    return this.enqueue(async () => {
+      if (lastEventId === undefined) {
+        this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
+        return;
+      }
+      if (lastEventId > 0n && !(await this.events.userEventExists(this.userId, lastEventId))) {
+        this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
+        this.socket.emit('resync', {
+          reason: 'lastEventId is no longer retained; refetch job state over REST',
+          lastEventId: lastEventId.toString(),
+        });
+        return;
+      }
+      this.lastSent = lastEventId;
+      await this.catchUp();
+    });
+  }
+
+  offer(event: PublishedJobEvent): Promise<void> {
+    return this.enqueue(async () => {
+      const id = BigInt(event.eventId);
+      if (id <= this.lastSent) return;
+      const previous = event.previousEventId === null ? 0n : BigInt(event.previousEventId);
+      if (previous === this.lastSent) {
+        this.send(toPayload(event), id);
+      } else {
+        await this.catchUp();
+      }
+    });
+  }
+
+  /** After the live channel was interrupted: read whatever was missed. */
+  resume(): Promise<void> {
+    return this.enqueue(() => this.catchUp());
+  }
+
+  private async catchUp(): Promise<void> {
+    for (;;) {
+      const page = await this.events.userEventsAfter(this.userId, this.lastSent, PAGE);
+      for (const event of page) this.send(toEventView(event), event.id);
+      if (page.length < PAGE) return;
+    }
+  }
+
+  private send(view: JobEventView, id: bigint): void {
+    this.socket.emit(`${view.kind}:${view.status}`, view);
+    this.lastSent = id;
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    this.chain = this.chain.then(work).catch(this.onError);
+    return this.chain;
+  }
+}
+
+function toPayload(event: PublishedJobEvent): JobEventView {
+  const { userId: _user, previousEventId: _previous, ...view } = event;
+  return view;
+}
