@@ -38,8 +38,36 @@ export interface AppConfig {
   shutdownGraceMs: number;
   progressIntervalMs: number;
   eventRetentionSec: number;
+  jobLogMaxBytes: number;
+  workspacesDir: string;
+  allowLocalRepos: boolean;
+  cloneTimeoutMs: number;
+  testExecution: TestExecutionConfig;
   logLevel: LogLevel;
 }
+
+export const SANDBOX_MODES = ['auto', 'bwrap', 'none'] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+
+export interface TestExecutionConfig {
+  allowlist: string[];
+  sandbox: SandboxMode;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+}
+
+export const DEFAULT_TEST_COMMAND_ALLOWLIST = [
+  'npm',
+  'npx',
+  'pnpm',
+  'yarn',
+  'node',
+  'jest',
+  'vitest',
+  'pytest',
+  'go',
+  'cargo',
+];
 
 /** Used only when NODE_ENV=development and JWT_SECRET is unset; refused anywhere else. */
 export const DEV_JWT_SECRET = 'conveyor-development-secret-do-not-use-in-production';
@@ -79,6 +107,26 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
     throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${value}")`);
   }
   return value as T;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(name, `must be true or false (got "${value}")`);
+}
+
+function list(env: Env, name: string, fallback: string[], item: RegExp): string[] {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const items = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const bad = items.find((entry) => !item.test(entry));
+  if (bad !== undefined) throw new ConfigError(name, `has an invalid entry "${bad}"`);
+  return items;
 }
 
 function url(env: Env, name: string, protocols: string[], fallback?: string): string | undefined {
@@ -143,7 +191,32 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0, 3_600_000),
     progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 250, 0, 60_000),
     eventRetentionSec: int(env, 'EVENT_RETENTION_SEC', 24 * HOUR_SEC, 60, 365 * 24 * HOUR_SEC),
+    jobLogMaxBytes: int(env, 'JOB_LOG_MAX_BYTES', 1_048_576, 1024, 64 * 1_048_576),
+    workspacesDir: resolve(
+      isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+      raw(env, 'WORKSPACES_DIR') ?? 'workspaces',
+    ),
+    allowLocalRepos: bool(env, 'ALLOW_LOCAL_REPOS', false),
+    cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
+    testExecution: testExecutionConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
+  };
+}
+
+function testExecutionConfig(env: Env): TestExecutionConfig {
+  const maxTimeoutMs = int(env, 'TEST_TIMEOUT_MAX_MS', 30 * MINUTE, 1000, 86_400_000);
+  const defaultTimeoutMs = int(env, 'TEST_TIMEOUT_MS', 5 * MINUTE, 1000, 86_400_000);
+  if (defaultTimeoutMs > maxTimeoutMs) {
+    throw new ConfigError(
+      'TEST_TIMEOUT_MS',
+      `must not exceed TEST_TIMEOUT_MAX_MS (${maxTimeoutMs})`,
+    );
+  }
+  return {
+    allowlist: list(env, 'TEST_COMMAND_ALLOWLIST', DEFAULT_TEST_COMMAND_ALLOWLIST, /^[\w.+-]+$/),
+    sandbox: oneOf(env, 'TEST_SANDBOX', SANDBOX_MODES, 'auto'),
+    defaultTimeoutMs,
+    maxTimeoutMs,
   };
 }
 

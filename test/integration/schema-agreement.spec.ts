@@ -13,9 +13,6 @@ jest.mock('@electric-sql/pglite', () =>
     .nativePGliteModule(),
 );
 
-// PGlite's first start (initdb in wasm) takes seconds; projects[].testTimeout is not honoured.
-jest.setTimeout(60_000);
-
 const ROOT = path.resolve(__dirname, '../..');
 const MIGRATIONS_DIR = path.join(ROOT, 'prisma/migrations');
 

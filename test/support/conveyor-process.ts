@@ -111,7 +111,9 @@ export class ConveyorProcess {
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`${this.label}: no ${pattern} within ${timeoutMs} ms\n${this.describe()}`));
+        reject(
+          new Error(`${this.label}: no ${pattern} within ${timeoutMs} ms\n${this.describe()}`),
+        );
       }, timeoutMs);
       const finish = () => {
         clearTimeout(timer);
@@ -139,7 +141,10 @@ export class ConveyorProcess {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`${this.label} still running after ${timeoutMs} ms\n${this.describe()}`)),
+        () =>
+          reject(
+            new Error(`${this.label} still running after ${timeoutMs} ms\n${this.describe()}`),
+          ),
         timeoutMs,
       );
     });
