@@ -152,13 +152,19 @@ export class JobService {
   async cancel(userId: string, id: string): Promise<Job> {
     const job = await this.get(userId, id);
     this.assertNotFinished(job);
-    await this.queues.cancel(job.kind, job.id);
+    // Record the cancellation before telling the queue: a running job's worker, once told to
+    // stop, records a cancellation of its own and must not win the race (which turned this
+    // request into a 409). A worker that picks the job up meanwhile sees it cancelled and skips it.
     const cancelled = await this.lifecycle.apply(job.id, {
       type: 'cancelled',
       message: 'cancelled by the user',
     });
-    if (!cancelled) this.assertNotFinished(await this.get(userId, id));
-    return cancelled ?? job;
+    if (!cancelled) {
+      this.assertNotFinished(await this.get(userId, id));
+      return job;
+    }
+    await this.queues.cancel(job.kind, job.id);
+    return cancelled;
   }
 
   async retry(userId: string, id: string): Promise<Job> {

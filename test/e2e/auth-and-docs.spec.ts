@@ -4,6 +4,8 @@ import { startStack, TEST_JWT_SECRET, tokenFor, type TestStack } from '../suppor
 import { AdminApi, Api, expectError, uniqueUser, type JobBody } from '../support/api';
 import { echoKind } from '../support/test-kinds';
 
+jest.setTimeout(120_000);
+
 interface OpenApiDocument {
   openapi: string;
   paths: Record<string, Record<string, unknown>>;
@@ -31,7 +33,8 @@ describe('authentication, ownership, roles, health and docs', () => {
     ];
 
     it.each(protectedRoutes)('%s %s without Authorization answers 401', async (method, path) => {
-      const res = await stack.http()[method](path).send({ projectId: 'p1', params: { text: 'a' } });
+      const http = stack.http();
+      const res = await http[method](path).send({ projectId: 'p1', params: { text: 'a' } });
       expectError(res, 401, /Bearer token is required/);
     });
 
@@ -98,7 +101,11 @@ describe('authentication, ownership, roles, health and docs', () => {
     });
 
     it('accepts a valid token and the lower-case bearer scheme', async () => {
-      await stack.http().get('/api/v1/jobs').set('Authorization', `bearer ${tokenFor('alice')}`).expect(200);
+      await stack
+        .http()
+        .get('/api/v1/jobs')
+        .set('Authorization', `bearer ${tokenFor('alice')}`)
+        .expect(200);
     });
   });
 

@@ -1,7 +1,16 @@
 import { defineJobKind } from '../../src/core/job.types';
 import { startStack, type TestStack } from '../support/app';
-import { AdminApi, Api, expectError, uniqueUser, type EventBody, type JobBody } from '../support/api';
+import {
+  AdminApi,
+  Api,
+  expectError,
+  uniqueUser,
+  type EventBody,
+  type JobBody,
+} from '../support/api';
 import { EchoParams, EchoProcessor, echoKind } from '../support/test-kinds';
+
+jest.setTimeout(120_000);
 
 const otherKind = defineJobKind({
   name: 'other',
@@ -42,7 +51,11 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events', () => {
   describe('GET /jobs/:id', () => {
     it('reports status, progress, message, result, error, attempts and timestamps', async () => {
       const api = new Api(stack, uniqueUser('alice'));
-      const submitted = await api.submitOk('echo', { text: 'poll me', steps: 2 }, { requestId: 'r1' });
+      const submitted = await api.submitOk(
+        'echo',
+        { text: 'poll me', steps: 2 },
+        { requestId: 'r1' },
+      );
       const job = await api.waitForStatus(submitted.id, ['done']);
       expect(job).toMatchObject({
         id: submitted.id,
@@ -64,7 +77,9 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events', () => {
       }
       expect(job.createdAt).toBe(submitted.createdAt);
       expect(Date.parse(job.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(job.createdAt));
-      expect(Date.parse(job.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(job.startedAt ?? ''));
+      expect(Date.parse(job.finishedAt ?? '')).toBeGreaterThanOrEqual(
+        Date.parse(job.startedAt ?? ''),
+      );
     });
 
     it('reports the error of a failed job', async () => {
@@ -180,12 +195,16 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events', () => {
     const badQueries: [string, Record<string, string>, RegExp][] = [
       ['limit=0', { limit: '0' }, /^limit must not be less than 1/],
       ['limit=101', { limit: '101' }, /^limit must not be greater than 100/],
-      ['limit=x', { limit: 'x' }, /^limit must be an integer/],
-      ['limit=1.5', { limit: '1.5' }, /^limit must be an integer/],
+      ['limit=x', { limit: 'x' }, /limit must be an integer/],
+      ['limit=1.5', { limit: '1.5' }, /limit must be an integer/],
       ['status=finished', { status: 'finished' }, /^status must be one of the following values/],
       ['a malformed kind', { kind: 'Not A Kind' }, /^kind must be a job kind name/],
       ['a garbage cursor', { cursor: 'garbage' }, /^cursor /],
-      ['a base64 cursor of the wrong shape', { cursor: Buffer.from('x|y').toString('base64url') }, /^cursor /],
+      [
+        'a base64 cursor of the wrong shape',
+        { cursor: Buffer.from('x|y').toString('base64url') },
+        /^cursor /,
+      ],
       ['an over-long cursor', { cursor: 'c'.repeat(201) }, /^cursor must be shorter/],
       ['an unknown query parameter', { sort: 'asc' }, /^sort /],
     ];
@@ -272,7 +291,7 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events', () => {
       ['a 19-digit after', { after: '1'.repeat(19) }, /^after must be an eventId/],
       ['limit=0', { limit: '0' }, /^limit must not be less than 1/],
       ['limit=1001', { limit: '1001' }, /^limit must not be greater than 1000/],
-      ['limit=x', { limit: 'x' }, /^limit must be an integer/],
+      ['limit=x', { limit: 'x' }, /limit must be an integer/],
     ];
 
     it.each(badQueries)('answers 400 naming the field for %s', async (_name, query, message) => {

@@ -3,6 +3,8 @@ import { startStack, type TestStack } from '../support/app';
 import { AdminApi, Api, expectError, uniqueUser, type JobBody } from '../support/api';
 import { EchoParams, EchoProcessor, echoKind } from '../support/test-kinds';
 
+jest.setTimeout(120_000);
+
 /** A second kind, so that idempotency keys can be shown to be scoped per kind. */
 const otherKind = defineJobKind({
   name: 'other',
@@ -95,7 +97,11 @@ describe('POST /api/v1/jobs/:kind (submit)', () => {
         { projectId: longString, params: { text: 'a' } },
         /projectId must be shorter than or equal to 200 characters/,
       ],
-      ['non-string projectId', { projectId: 7, params: { text: 'a' } }, /projectId must be a string/],
+      [
+        'non-string projectId',
+        { projectId: 7, params: { text: 'a' } },
+        /projectId must be a string/,
+      ],
       ['missing params', { projectId: 'p1' }, /params must be an object/],
       ['string params', { projectId: 'p1', params: 'text' }, /params must be an object/],
       ['array params', { projectId: 'p1', params: [{ text: 'a' }] }, /params must be an object/],
@@ -128,7 +134,7 @@ describe('POST /api/v1/jobs/:kind (submit)', () => {
       ],
       [
         'unknown top-level property',
-        { ...{ projectId: 'p1', params: { text: 'a' } }, extra: true },
+        { projectId: 'p1', params: { text: 'a' }, extra: true },
         /^extra (is not an allowed property|should not exist)/,
       ],
       [
@@ -206,9 +212,28 @@ describe('POST /api/v1/jobs/:kind (submit)', () => {
       expect(await api.listAll()).toEqual([]);
     });
 
+    it.each([
+      ['a JSON array', '[{"projectId":"p1","params":{"text":"a"}}]'],
+      ['JSON null', 'null'],
+      ['a JSON string', '"projectId"'],
+    ])('answers 400 for a body that is %s, and creates nothing', async (_name, raw) => {
+      const api = new Api(stack, uniqueUser('alice'));
+      const res = await stack
+        .http()
+        .post('/api/v1/jobs/echo')
+        .set('Authorization', api.auth)
+        .set('Content-Type', 'application/json')
+        .send(raw);
+      expectError(res, 400);
+      expect(await api.listAll()).toEqual([]);
+    });
+
     it('answers 413 for a body over BODY_LIMIT_BYTES, and creates nothing', async () => {
       const api = new Api(stack, uniqueUser('alice'));
-      const body = JSON.stringify({ projectId: 'p1', params: { text: 'z'.repeat(BODY_LIMIT_BYTES) } });
+      const body = JSON.stringify({
+        projectId: 'p1',
+        params: { text: 'z'.repeat(BODY_LIMIT_BYTES) },
+      });
       expect(Buffer.byteLength(body)).toBeGreaterThan(BODY_LIMIT_BYTES);
       const res = await stack
         .http()
@@ -241,7 +266,11 @@ describe('POST /api/v1/jobs/:kind (submit)', () => {
       const first = await api.submit('echo', body, 'key-1').expect(202);
       const original = first.body as JobBody;
       const second = await api
-        .submit('echo', { priority: 'high', params: { steps: 1, text: 'once' }, projectId: 'p1' }, 'key-1')
+        .submit(
+          'echo',
+          { priority: 'high', params: { steps: 1, text: 'once' }, projectId: 'p1' },
+          'key-1',
+        )
         .expect(202);
       expect((second.body as JobBody).id).toBe(original.id);
       expect(second.headers.location).toBe(`/api/v1/jobs/${original.id}`);
