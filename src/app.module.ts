@@ -13,6 +13,7 @@ import type { JobKind } from './core/job.types';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { producerOptions } from './redis/redis-options';
+import { ProjectsModule } from './projects/projects.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { RedisModule } from './redis/redis.module';
 
@@ -56,6 +57,7 @@ export class AppModule {
         AuthModule,
         DatabaseModule,
         BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
+        ProjectsModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
         ...(api ? [RealtimeModule] : []),
       ],

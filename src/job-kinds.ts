@@ -1,4 +1,5 @@
 import type { JobKind } from './core/job.types';
+import { testExecutionKind } from './kinds/test-execution/test-execution.kind';
 
 /** Every job kind the service runs: one line each. */
-export const JOB_KINDS: readonly JobKind[] = [];
+export const JOB_KINDS: readonly JobKind[] = [testExecutionKind];

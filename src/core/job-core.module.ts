@@ -12,9 +12,11 @@ import { JobRepository } from './job.repository';
 import { JobService } from './job.service';
 import type { JobKind } from './job.types';
 import { JobsController } from './jobs.controller';
+import { WorkspaceLockService } from './workspace-lock.service';
 import { SubmitRateLimiter } from './submit-rate-limiter';
 
 const SHARED = [
+  WorkspaceLockService,
   EventRetentionService,
   JobRepository,
   JobEventBus,

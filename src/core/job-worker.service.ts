@@ -6,7 +6,13 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from 'bullmq';
+import {
+  DelayedError,
+  UnrecoverableError,
+  WaitingError,
+  Worker,
+  type Job as BullJob,
+} from 'bullmq';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { workerOptions } from '../redis/redis-options';
@@ -20,7 +26,20 @@ import {
 import { JobLifecycleService } from './job-lifecycle.service';
 import { JobQueueService } from './job-queue.service';
 import { JobRegistry, type RegisteredKind } from './job-registry';
-import type { JobContext, JobProcessor, JsonValue, QueuedJobData } from './job.types';
+import { JobLogBuffer } from './job-log';
+import { JobRepository } from './job.repository';
+import {
+  TERMINAL_STATUSES,
+  type JobContext,
+  type JobProcessor,
+  type JsonValue,
+  type QueuedJobData,
+} from './job.types';
+import { WorkspaceLockService } from './workspace-lock.service';
+import { ProjectRepository } from '../projects/project.repository';
+
+const LOG_SAVE_MS = 1000;
+const WORKSPACE_RETRY_MS = 1000;
 
 type AnyProcessor = JobProcessor<object, JsonValue | void>;
 
@@ -46,6 +65,9 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     private readonly queues: JobQueueService,
     private readonly redis: RedisService,
     private readonly moduleRef: ModuleRef,
+    private readonly jobs: JobRepository,
+    private readonly projects: ProjectRepository,
+    private readonly workspaceLocks: WorkspaceLockService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -112,7 +134,15 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
   ): Promise<void> {
     const { jobId } = job.data;
     const attempt = job.attemptsMade + 1;
+    const lease = registered.kind.workspace ? await this.leaseWorkspace(job, token) : null;
+    if (lease === 'skip') return;
     const controller = new AbortController();
+    const log = new JobLogBuffer(this.config.jobLogMaxBytes);
+    const saveLog = async () => {
+      const changes = log.takeChanges();
+      if (changes) await this.jobs.saveLog(jobId, changes.content, changes.truncated);
+    };
+    const logTimer = setInterval(() => void saveLog().catch(() => undefined), LOG_SAVE_MS);
     this.running.set(jobId, controller);
     try {
       const started = await this.lifecycle.apply(jobId, { type: 'processing', attempt });
@@ -126,6 +156,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
         attempt,
         maxAttempts: started.maxAttempts,
         signal: controller.signal,
+        workspace: lease?.workspace ?? null,
         progress: async (percent, message) => {
           if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
             throw new RangeError(`progress must be an integer 0-100 (got ${percent})`);
@@ -137,12 +168,19 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
           });
           if (!applied) controller.abort(new JobCancelledError());
         },
+        log: (text) => log.append(text),
       };
-      const result = await this.withinTimeout(
-        processor.process(ctx),
-        controller,
-        registered.policies.timeoutMs,
-      );
+      let result: JsonValue | void;
+      try {
+        result = await this.withinTimeout(
+          processor.process(ctx),
+          controller,
+          registered.policies.timeoutMs,
+        );
+      } finally {
+        clearInterval(logTimer);
+        await saveLog();
+      }
       await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null });
     } catch (error) {
       await this.fail(
@@ -152,8 +190,34 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
         controller.signal.aborted ? controller.signal.reason : error,
       );
     } finally {
+      clearInterval(logTimer);
       this.running.delete(jobId);
+      await lease?.release();
     }
+  }
+
+  /**
+   * Workspace kinds run one at a time per project. A job whose workspace is busy goes back to
+   * the delayed set without using an attempt; one whose project is gone fails.
+   */
+  private async leaseWorkspace(
+    job: BullJob<QueuedJobData>,
+    token: string | undefined,
+  ): Promise<{ workspace: string; release: () => Promise<void> } | 'skip'> {
+    const row = await this.jobs.findById(job.data.jobId);
+    if (!row || (TERMINAL_STATUSES as readonly string[]).includes(row.status)) return 'skip';
+    const project = await this.projects.findById(row.projectId);
+    if (!project || project.status !== 'ready') {
+      const error = `project ${row.projectId} is ${project ? project.status : 'gone'}`;
+      await this.lifecycle.apply(row.id, { type: 'error', error });
+      throw new UnrecoverableError(error);
+    }
+    const lease = await this.workspaceLocks.acquire(project.id, row.id);
+    if (!lease) {
+      await job.moveToDelayed(Date.now() + WORKSPACE_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    return { workspace: project.workspacePath, release: () => lease.release() };
   }
 
   private async withinTimeout<R>(work: Promise<R>, controller: AbortController, ms: number) {

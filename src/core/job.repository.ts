@@ -221,6 +221,25 @@ export class JobRepository {
     });
   }
 
+  saveLog(jobId: string, content: string, truncated: boolean): Promise<void> {
+    return guardDependency('database', async () => {
+      await this.prisma.jobLog.upsert({
+        where: { jobId },
+        create: { jobId, content, truncated },
+        update: { content, truncated },
+      });
+    });
+  }
+
+  findLog(jobId: string): Promise<{ content: string; truncated: boolean } | null> {
+    return guardDependency('database', () =>
+      this.prisma.jobLog.findUnique({
+        where: { jobId },
+        select: { content: true, truncated: true },
+      }),
+    );
+  }
+
   /** Drops events older than the retention; the Job rows keep their final state. */
   pruneEvents(olderThan: Date): Promise<number> {
     return guardDependency('database', async () => {

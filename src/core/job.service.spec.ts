@@ -10,6 +10,7 @@ import type { JobRepository, NewJob } from './job.repository';
 import { JobService } from './job.service';
 import type { JobProcessor } from './job.types';
 import type { SubmitRateLimiter } from './submit-rate-limiter';
+import type { ProjectRepository } from '../projects/project.repository';
 
 class Params {
   @IsString() text!: string;
@@ -41,16 +42,19 @@ function fakes() {
   const queues = { enqueue: jest.fn(async () => undefined) };
   const lifecycle = { announce: jest.fn(async () => undefined) };
   const limiter = { consume: jest.fn(async () => undefined) };
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(16) });
   const registry = new JobRegistry(
     [{ name: 'demo', params: Params, processor: Processor }],
-    loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(16) }),
+    config,
   );
   const service = new JobService(
+    config,
     registry,
     repository as unknown as JobRepository,
     queues as unknown as JobQueueService,
     lifecycle as unknown as JobLifecycleService,
     limiter as unknown as SubmitRateLimiter,
+    {} as ProjectRepository,
   );
   return { service, rows, repository, queues, lifecycle };
 }

@@ -2,9 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   BadRequestException,
   ConflictException,
+  Inject,
   Injectable,
   NotFoundException,
 } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { ProjectRepository } from '../projects/project.repository';
 import type { Job } from '../generated/prisma/client';
 import { validateParams } from '../http/validation';
 import type { SubmitJobDto } from './dto/submit-job.dto';
@@ -56,11 +59,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 @Injectable()
 export class JobService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: JobRegistry,
     private readonly jobs: JobRepository,
     private readonly queues: JobQueueService,
     private readonly lifecycle: JobLifecycleService,
     private readonly rateLimiter: SubmitRateLimiter,
+    private readonly projects: ProjectRepository,
   ) {}
 
   async submit(
@@ -71,6 +76,9 @@ export class JobService {
   ): Promise<SubmitOutcome> {
     const { kind, policies } = this.registry.get(kindName);
     const params = (await validateParams(kind.params, body.params)) as JsonValue;
+    const workspace = kind.workspace ? await this.readyWorkspace(userId, body.projectId) : null;
+    const refused = await kind.check?.(params as object, { config: this.config, workspace });
+    if (refused) throw new BadRequestException(refused);
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
       throw new BadRequestException('Idempotency-Key must be 1-200 printable ASCII characters');
     }
@@ -149,6 +157,11 @@ export class JobService {
     return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
   }
 
+  async log(userId: string, id: string): Promise<{ content: string; truncated: boolean }> {
+    const job = await this.get(userId, id);
+    return (await this.jobs.findLog(job.id)) ?? { content: '', truncated: false };
+  }
+
   async cancel(userId: string, id: string): Promise<Job> {
     const job = await this.get(userId, id);
     this.assertNotFinished(job);
@@ -183,6 +196,18 @@ export class JobService {
       throw error;
     }
     return requeued;
+  }
+
+  /** A workspace kind runs only in a ready project of the caller's. */
+  private async readyWorkspace(userId: string, projectId: string): Promise<string> {
+    const project = UUID.test(projectId)
+      ? await this.projects.findForOwner(projectId, userId)
+      : null;
+    if (!project) throw new NotFoundException(`project ${projectId} not found`);
+    if (project.status !== 'ready') {
+      throw new ConflictException(`project ${projectId} is not ready (status ${project.status})`);
+    }
+    return project.workspacePath;
   }
 
   private sameRequest(existing: Job, hash: string | null): Job {

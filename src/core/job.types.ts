@@ -1,4 +1,5 @@
 import type { ModuleMetadata, Type } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
 
 export const JOB_STATUSES = ['queued', 'processing', 'done', 'error', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -41,7 +42,18 @@ export interface JobContext<P> {
   readonly maxAttempts: number;
   /** Aborted on cancel, timeout or shutdown; long work must stop when it fires. */
   readonly signal: AbortSignal;
+  /** The project's git workspace, for kinds that declare `workspace: true`; null otherwise. */
+  readonly workspace: string | null;
   progress(percent: number, message?: string): Promise<void>;
+  /** Appends to the job's stored log (GET /jobs/:id/log); the tail is kept past the cap. */
+  log(text: string): void;
+}
+
+/** What a kind's submit-time check sees besides the params. */
+export interface SubmitCheckContext {
+  readonly config: AppConfig;
+  /** The project's workspace path, for workspace kinds. */
+  readonly workspace: string | null;
 }
 
 export interface JobProcessor<P, R extends JsonValue | void> {
@@ -54,6 +66,10 @@ export interface JobKind<P extends object = object, R extends JsonValue | void =
   readonly params: Type<P>;
   readonly processor: Type<JobProcessor<P, R>>;
   readonly policies?: Partial<JobPolicies>;
+  /** Runs in a project's workspace: submit needs a ready project of the caller, runs are serialised per project. */
+  readonly workspace?: boolean;
+  /** Checks beyond the DTO at submit; returns why the params are refused (400), or null. */
+  check?(params: P, ctx: SubmitCheckContext): string | null | Promise<string | null>;
   /** Modules the processor's dependencies come from. */
   readonly imports?: ModuleMetadata['imports'];
 }

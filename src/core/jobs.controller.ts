@@ -5,6 +5,7 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
+  ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
@@ -62,6 +63,21 @@ export class JobsController {
     @Query() query: JobEventsQuery,
   ): Promise<JobEventPageView> {
     return this.jobs.events(user.id, id, query.after, query.limit);
+  }
+
+  @Get(':id/log')
+  @ApiOperation({ summary: "The job's output as text (the tail, when it outgrew the cap)" })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ schema: { type: 'string' } })
+  async log(
+    @CurrentUser() user: AuthUser,
+    @Param('id') id: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const { content, truncated } = await this.jobs.log(user.id, id);
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('X-Log-Truncated', String(truncated));
+    return content;
   }
 
   @Post(':id/cancel')

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { JobLifecycleService } from '../core/job-lifecycle.service';
@@ -18,8 +18,16 @@ export interface ExternalStatusCounters {
   dropped: Record<DropReason, number>;
 }
 
-/** Every api instance hears each publish; the first to claim it applies it. */
+/**
+ * Every api instance hears each publish and exactly one applies it. A job's reports all go to the
+ * instance that claimed the job (claim renewed by each report, held until CLAIM_MS of silence),
+ * which applies them one at a time in publish order; reports naming no job are claimed one by one.
+ */
 const CLAIM_MS = 10_000;
+const CLAIM_JOB = `local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
 
 /**
  * Status reports from workers outside Conveyor (any language, redis-cli included), applied
@@ -30,6 +38,9 @@ const CLAIM_MS = 10_000;
 export class ExternalStatusService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ExternalStatusService.name);
   private subscriber?: Redis;
+  private readonly instance = randomUUID();
+  /** Per job, the tail of its reports being applied here, so they apply in publish order. */
+  private readonly inOrder = new Map<string, Promise<void>>();
   private readonly counters: ExternalStatusCounters = {
     accepted: 0,
     dropped: { malformed: 0, invalid: 0, unknownJob: 0, notAllowed: 0 },
@@ -58,28 +69,48 @@ export class ExternalStatusService implements OnApplicationBootstrap {
     this.subscriber = this.redis.subscriber('status');
     const streamPrefix = this.streamChannel('');
     this.subscriber.on('message', (channel: string, raw: string) => {
-      void this.handle(channel, raw, () => parseStatusMessage(raw));
+      this.receive(channel, raw, parseStatusMessage(raw));
     });
     this.subscriber.on('pmessage', (_pattern: string, channel: string, raw: string) => {
-      const jobId = channel.slice(streamPrefix.length);
-      void this.handle(channel, raw, () => parseStreamMessage(jobId, raw));
+      this.receive(channel, raw, parseStreamMessage(channel.slice(streamPrefix.length), raw));
     });
     await this.subscriber.subscribe(this.statusChannel());
     await this.subscriber.psubscribe(`${streamPrefix}*`);
   }
 
-  private async handle(channel: string, raw: string, parse: () => ParsedStatus): Promise<void> {
+  /** Claims at once (claims go out in arrival order), applies after the job's earlier reports. */
+  private receive(channel: string, raw: string, parsed: ParsedStatus): void {
+    const claimed = this.claim(channel, raw, parsed).catch((error: Error) => {
+      this.logger.error(`status report on ${channel} not claimed: ${error.message}`);
+      return false;
+    });
+    const key = parsed.ok ? parsed.request.jobId.toLowerCase() : '';
+    const tail = (this.inOrder.get(key) ?? Promise.resolve())
+      .then(() => this.handle(channel, raw, parsed, claimed))
+      .finally(() => {
+        if (this.inOrder.get(key) === tail) this.inOrder.delete(key);
+      });
+    this.inOrder.set(key, tail);
+  }
+
+  private async claim(channel: string, raw: string, parsed: ParsedStatus): Promise<boolean> {
+    if (parsed.ok) {
+      const key = this.redis.key('status-owner', parsed.request.jobId.toLowerCase());
+      return (await this.redis.client.eval(CLAIM_JOB, 1, key, this.instance, CLAIM_MS)) === 1;
+    }
+    const digest = createHash('sha1').update(channel).update('\n').update(raw).digest('hex');
+    const key = this.redis.key('status-claim', digest);
+    return (await this.redis.client.set(key, '1', 'PX', CLAIM_MS, 'NX')) === 'OK';
+  }
+
+  private async handle(
+    channel: string,
+    raw: string,
+    parsed: ParsedStatus,
+    claimed: Promise<boolean>,
+  ): Promise<void> {
     try {
-      const digest = createHash('sha1').update(channel).update('\n').update(raw).digest('hex');
-      const claimed = await this.redis.client.set(
-        this.redis.key('status-claim', digest),
-        '1',
-        'PX',
-        CLAIM_MS,
-        'NX',
-      );
-      if (claimed !== 'OK') return;
-      const parsed = parse();
+      if (!(await claimed)) return;
       if (!parsed.ok) return this.drop(parsed.reason, parsed.detail, raw);
       const { jobId, userId, change } = parsed.request;
       const job = await this.jobs.findById(jobId);

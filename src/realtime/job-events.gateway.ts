@@ -41,6 +41,7 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
   afterInit(server: Server): void {
     server.use((socket, next) => {
       const auth = (socket.handshake.auth ?? {}) as { token?: unknown; lastEventId?: unknown };
+      const data = socket.data as SocketData;
       try {
         if (typeof auth.token !== 'string' || auth.token === '') {
           throw new InvalidTokenError('auth.token is required');
@@ -52,14 +53,22 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
             throw new InvalidTokenError('auth.lastEventId must be an eventId string');
           }
         }
-        const data = socket.data as SocketData;
         data.user = user;
         data.lastEventId = typeof lastEventId === 'string' ? BigInt(lastEventId) : undefined;
-        next();
       } catch (error) {
         const reason = error instanceof InvalidTokenError ? error.message : 'authentication failed';
-        next(new Error(`unauthorized: ${reason}`));
+        return next(new Error(`unauthorized: ${reason}`));
       }
+      if (data.lastEventId !== undefined) return next();
+      // A socket without lastEventId is live from here: fixed before the client hears it is
+      // connected, so whatever the client does next (submit a job) is sure to reach it.
+      this.events.latestUserEventId(data.user.id).then(
+        (latest) => {
+          data.lastEventId = latest ?? 0n;
+          next();
+        },
+        (error: Error) => next(new Error(`unavailable: ${error.message}`)),
+      );
     });
   }
 

@@ -143,7 +143,11 @@ describe('parseStatusMessage', () => {
       ['progress "50" (a string)', { ...valid, progress: '50' }, /progress/],
       ['progress true', { ...valid, progress: true }, /progress/],
       ['progress an array', { ...valid, progress: [50] }, /progress/],
-      ['progress on processing out of range', { jobId: JOB, status: 'processing', progress: 101 }, /progress/],
+      [
+        'progress on processing out of range',
+        { jobId: JOB, status: 'processing', progress: 101 },
+        /progress/,
+      ],
       ['progress on done out of range', { jobId: JOB, status: 'done', progress: -1 }, /progress/],
       ['status progress without progress', { jobId: JOB, status: 'progress' }, /progress/],
       ['status progress with progress null', { ...valid, progress: null }, /progress/],
@@ -163,8 +167,14 @@ describe('parseStatusMessage', () => {
   });
 
   it('accepts strings at the length limits', () => {
-    expect(reasonOf(status({ jobId: JOB, status: 'progress', progress: 1, message: 'm'.repeat(10_000) }))).toBe('ok');
-    expect(reasonOf(status({ jobId: JOB, status: 'processing', userId: 'u'.repeat(200) }))).toBe('ok');
+    expect(
+      reasonOf(
+        status({ jobId: JOB, status: 'progress', progress: 1, message: 'm'.repeat(10_000) }),
+      ),
+    ).toBe('ok');
+    expect(reasonOf(status({ jobId: JOB, status: 'processing', userId: 'u'.repeat(200) }))).toBe(
+      'ok',
+    );
   });
 });
 

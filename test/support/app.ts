@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import request from 'supertest';
 import { createConveyor, isHttpApp } from '../../src/app.factory';
@@ -41,7 +44,14 @@ export async function startStack(
 ): Promise<TestStack> {
   const db = await createTestDatabase();
   const prefix = uniquePrefix(label);
-  const config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix, PORT: '0', ...env });
+  const dataDir = await mkdtemp(join(tmpdir(), `conveyor-${label}-`));
+  const config = testConfig({
+    DATABASE_URL: db.url,
+    QUEUE_PREFIX: prefix,
+    PORT: '0',
+    DATA_DIR: dataDir,
+    ...env,
+  });
   let app: INestApplication | INestApplicationContext | undefined;
   try {
     app = await createConveyor(config, kinds);
@@ -50,6 +60,7 @@ export async function startStack(
   } catch (error) {
     await app?.close();
     await db.drop();
+    await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
   const httpApp = app;
@@ -63,6 +74,7 @@ export async function startStack(
       await httpApp.close();
       await dropPrefix(prefix);
       await db.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,38 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { SubmitCheckContext } from '../../core/job.types';
+import { splitCommand } from './test-command';
+import type { TestExecutionParams } from './test-execution.params';
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** The submit-time checks that need configuration or the workspace: 400 with the reason. */
+export function checkTestExecution(
+  params: TestExecutionParams,
+  { config, workspace }: SubmitCheckContext,
+): string | null {
+  const split = splitCommand(params.testCommand);
+  if ('error' in split) return split.error;
+  const executable = split.argv[0]!;
+  const { allowlist, maxTimeoutMs } = config.testExecution;
+  if (executable.includes('/') || !allowlist.includes(executable)) {
+    return `params.testCommand: "${executable}" is not an allowed executable (${allowlist.join(', ')})`;
+  }
+  if (params.timeoutMs !== undefined && params.timeoutMs > maxTimeoutMs) {
+    return `params.timeoutMs must not exceed ${maxTimeoutMs}`;
+  }
+  const root = workspace ?? '/';
+  for (const [index, file] of (params.files ?? []).entries()) {
+    const field = `params.files.${index}`;
+    if (file === '' || file.startsWith('-')) return `${field} must be a path, not an option`;
+    const target = resolve(root, file);
+    if (!inside(root, target)) return `${field} must stay inside the workspace`;
+    if (existsSync(target) && !inside(realpathSync(root), realpathSync(target))) {
+      return `${field} must stay inside the workspace (it links outside)`;
+    }
+  }
+  return null;
+}

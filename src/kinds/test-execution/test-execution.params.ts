@@ -1,0 +1,54 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  MaxLength,
+  Min,
+} from 'class-validator';
+
+export class TestExecutionParams {
+  @ApiProperty({
+    description: 'Run without a shell: quotes allowed; ; | & $ ` > < and newlines refused',
+    example: 'npm test -- --runInBand',
+    maxLength: 2000,
+  })
+  @IsString()
+  @Length(1, 2000)
+  testCommand!: string;
+
+  @ApiPropertyOptional({
+    description: 'Paths inside the workspace, appended as arguments',
+    type: [String],
+    maxItems: 500,
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(500)
+  @IsString({ each: true })
+  @MaxLength(1000, { each: true })
+  files?: string[];
+
+  @ApiPropertyOptional({
+    description: 'Default TEST_TIMEOUT_MS (5 min), at most TEST_TIMEOUT_MAX_MS',
+    minimum: 1000,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1000)
+  timeoutMs?: number;
+}
+
+export interface TestExecutionResult {
+  [key: string]: string | number | boolean | null;
+  exitCode: number | null;
+  signal: string | null;
+  passed: number | null;
+  failed: number | null;
+  skipped: number | null;
+  durationMs: number;
+  outputTail: string;
+}

@@ -1,0 +1,19 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { ProjectRepository } from './project.repository';
+import { ProjectsController } from './projects.controller';
+import { ProjectsService } from './projects.service';
+import { WorkspaceService } from './workspace.service';
+
+/** Projects and their git workspaces; the repository is shared with the job core. */
+@Global()
+@Module({})
+export class ProjectsModule {
+  static forRoot(api: boolean): DynamicModule {
+    return {
+      module: ProjectsModule,
+      providers: [ProjectRepository, WorkspaceService, ...(api ? [ProjectsService] : [])],
+      controllers: api ? [ProjectsController] : [],
+      exports: [ProjectRepository, WorkspaceService],
+    };
+  }
+}

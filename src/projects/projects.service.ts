@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { Project } from '../generated/prisma/client';
+import type { CreateProjectDto } from './dto/create-project.dto';
+import { ProjectRepository } from './project.repository';
+import { repoUrlProblem } from './repo-url';
+import { WorkspaceService } from './workspace.service';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+@Injectable()
+export class ProjectsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ProjectsService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly projects: ProjectRepository,
+    private readonly workspaces: WorkspaceService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const stale = new Date(Date.now() - this.config.cloneTimeoutMs);
+    const failed = await this.projects.failStaleClones(stale).catch(() => 0);
+    if (failed > 0) this.logger.warn(`${failed} interrupted clone(s) marked as error`);
+  }
+
+  /** An empty repository is ready at once; a clone runs in the background (status cloning). */
+  async create(ownerId: string, body: CreateProjectDto): Promise<Project> {
+    if (body.repoUrl !== undefined) {
+      const problem = repoUrlProblem(body.repoUrl, this.config.allowLocalRepos);
+      if (problem) throw new BadRequestException(problem);
+    }
+    const id = randomUUID();
+    const workspacePath = this.workspaces.pathFor(id);
+    const project = await this.projects.create({
+      id,
+      ownerId,
+      name: body.name,
+      repoUrl: body.repoUrl ?? null,
+      defaultBranch: body.defaultBranch ?? 'main',
+      workspacePath,
+      status: body.repoUrl === undefined ? 'ready' : 'cloning',
+    });
+    if (body.repoUrl === undefined) {
+      try {
+        await this.workspaces.init(workspacePath, project.defaultBranch);
+      } catch (error) {
+        await this.projects.delete(id);
+        throw error;
+      }
+      return project;
+    }
+    void this.cloneInBackground(project, body.repoUrl, body.defaultBranch);
+    return project;
+  }
+
+  async get(ownerId: string, id: string): Promise<Project> {
+    const project = UUID.test(id) ? await this.projects.findForOwner(id, ownerId) : null;
+    if (!project) throw new NotFoundException(`project ${id} not found`);
+    return project;
+  }
+
+  list(ownerId: string): Promise<Project[]> {
+    return this.projects.listForOwner(ownerId);
+  }
+
+  async delete(ownerId: string, id: string): Promise<void> {
+    const project = await this.get(ownerId, id);
+    if (project.status === 'cloning') throw new ConflictException('project is still cloning');
+    const active = await this.projects.activeJobCount(project.id);
+    if (active > 0) {
+      throw new ConflictException(
+        `project has ${active} queued or running job(s); cancel them first`,
+      );
+    }
+    await this.projects.delete(project.id);
+    await this.workspaces.remove(project.workspacePath);
+  }
+
+  private async cloneInBackground(project: Project, url: string, branch?: string): Promise<void> {
+    try {
+      const checkedOut = await this.workspaces.clone(url, project.workspacePath, branch);
+      await this.projects.setStatus(project.id, 'ready', { defaultBranch: checkedOut });
+    } catch (error) {
+      const reason = (error as Error).message;
+      this.logger.warn(`project ${project.id}: clone failed: ${reason}`);
+      await this.workspaces.remove(project.workspacePath).catch(() => undefined);
+      await this.projects
+        .setStatus(project.id, 'error', { error: `clone failed: ${reason}` })
+        .catch(() => undefined);
+    }
+  }
+}
