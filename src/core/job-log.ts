@@ -26,7 +26,7 @@ export class JobLogBuffer {
     const whole = Buffer.from(this.chunks.join(''));
     let tail = whole.subarray(whole.length - this.maxBytes);
     // Do not start in the middle of a UTF-8 sequence.
-    while (tail.length > 0 && (tail[0]! & 0xc0) === 0x80) tail = tail.subarray(1);
+    while (tail.length > 0 && (tail[0] & 0xc0) === 0x80) tail = tail.subarray(1);
     const text = tail.toString();
     this.chunks = [text];
     this.bytes = tail.length;

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /** Polls until the check returns a value, failing with the last seen state after the bound. */
 export async function waitFor<T>(
   what: string,
@@ -16,7 +18,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${inspect(lastError)}` : ''}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -16,7 +16,7 @@ export function checkTestExecution(
 ): string | null {
   const split = splitCommand(params.testCommand);
   if ('error' in split) return split.error;
-  const executable = split.argv[0]!;
+  const executable = split.argv[0];
   const { allowlist, maxTimeoutMs } = config.testExecution;
   if (executable.includes('/') || !allowlist.includes(executable)) {
     return `params.testCommand: "${executable}" is not an allowed executable (${allowlist.join(', ')})`;

@@ -51,7 +51,7 @@ export class TestCountCollector {
     let match: RegExpExecArray | null;
     // Jest: "Tests:       1 failed, 1 skipped, 3 passed, 5 total"
     if ((match = /^Tests:\s+(.*\d+ total)$/.exec(line.trim()))) {
-      const body = match[1]!;
+      const body = match[1];
       this.summary = {
         passed: count(body, /(\d+) passed/),
         failed: count(body, /(\d+) failed/),
@@ -61,7 +61,7 @@ export class TestCountCollector {
     }
     // Vitest: "Tests  1 failed | 3 passed | 1 skipped (5)"
     if ((match = /^Tests\s+(.+)\(\d+\)$/.exec(line.trim()))) {
-      const body = match[1]!;
+      const body = match[1];
       this.summary = {
         passed: count(body, /(\d+) passed/),
         failed: count(body, /(\d+) failed/),
@@ -73,7 +73,7 @@ export class TestCountCollector {
     if (
       (match = /^=+ (.*\d+ (?:passed|failed|skipped|error|errors).*) in [\d.]+s.* =+$/.exec(line))
     ) {
-      const body = match[1]!;
+      const body = match[1];
       this.summary = {
         passed: count(body, /(\d+) passed/),
         failed: count(body, /(\d+) failed/) + count(body, /(\d+) errors?/),
