@@ -25,6 +25,7 @@ interface PendingProgress {
 export class JobLifecycleService implements OnApplicationShutdown {
   private readonly logger = new Logger(JobLifecycleService.name);
   private readonly pending = new Map<string, PendingProgress>();
+  private readonly writing = new Map<string, Promise<Job | null>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -79,7 +80,24 @@ export class JobLifecycleService implements OnApplicationShutdown {
     if (window.change) await this.write(jobId, window.change);
   }
 
-  private async write(jobId: string, change: JobChange): Promise<Job | null> {
+  /**
+   * One job's writes reach the database one at a time, in the order they were made: a window's
+   * held-back report, still being written when the next report opens a window (or the job
+   * finishes), must not land after it.
+   */
+  private write(jobId: string, change: JobChange): Promise<Job | null> {
+    const next = (this.writing.get(jobId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.writeNow(jobId, change));
+    this.writing.set(jobId, next);
+    const done = () => {
+      if (this.writing.get(jobId) === next) this.writing.delete(jobId);
+    };
+    void next.then(done, done);
+    return next;
+  }
+
+  private async writeNow(jobId: string, change: JobChange): Promise<Job | null> {
     const outcome = await this.jobs.transition(jobId, change);
     if (!outcome) return null;
     await this.bus.publish(outcome.event);
