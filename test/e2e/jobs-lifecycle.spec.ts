@@ -54,4 +54,27 @@ describe('job lifecycle over REST', () => {
     const ids = events.body.items.map((e: { eventId: string }) => BigInt(e.eventId));
     expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
   });
+
+  it('gives every response a request id, keeping a well-formed one the caller sent', async () => {
+    const generated = await stack
+      .http()
+      .get('/api/v1/jobs')
+      .set('Authorization', alice)
+      .expect(200);
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const kept = await stack
+      .http()
+      .get('/api/v1/jobs')
+      .set('Authorization', alice)
+      .set('x-request-id', 'trace-123')
+      .expect(200);
+    expect(kept.headers['x-request-id']).toBe('trace-123');
+    const replaced = await stack
+      .http()
+      .get('/api/v1/jobs')
+      .set('Authorization', alice)
+      .set('x-request-id', 'bad id with spaces')
+      .expect(200);
+    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
 });
