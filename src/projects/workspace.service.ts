@@ -27,6 +27,19 @@ function gitEnv(config: AppConfig): NodeJS.ProcessEnv {
   };
 }
 
+/** git's generic advice after a failed ssh transport, which would push the cause out of view. */
+const ADVICE =
+  /^(Please make sure you have the correct access rights|and the repository exists\.)$/;
+
+/** The last lines of git's stderr that say what went wrong. */
+function stderrReason(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !ADVICE.test(line));
+  return lines.slice(-3).join(' ');
+}
+
 /** The on-disk git workspaces of projects, one directory each under WORKSPACES_DIR. */
 @Injectable()
 export class WorkspaceService {
@@ -77,7 +90,7 @@ export class WorkspaceService {
           if (!error) return resolve(stdout);
           const reason = error.killed
             ? `git timed out after ${this.config.cloneTimeoutMs} ms`
-            : stderr.trim().split('\n').slice(-3).join(' ') || error.message;
+            : stderrReason(stderr) || error.message;
           reject(new GitError(reason));
         },
       );

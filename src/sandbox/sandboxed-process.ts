@@ -27,6 +27,9 @@ export interface SandboxedOutcome {
   durationMs: number;
 }
 
+/** How long output may still arrive after the command exited. */
+const PIPE_DRAIN_MS = 1000;
+
 let bwrapWorks: boolean | undefined;
 
 /** Whether bubblewrap is installed and can create namespaces here (it cannot in some containers). */
@@ -60,6 +63,10 @@ function bwrapArgs(run: SandboxedRun): string[] {
     '/proc',
     '--tmpfs',
     '/tmp',
+    // A new network namespace does not cover Unix sockets: host services (PostgreSQL, MySQL,
+    // Docker...) listen under /run (/var/run links there), reachable through the / bind.
+    '--tmpfs',
+    '/run',
     ...run.hidden.flatMap((dir) => ['--tmpfs', dir]),
     ...run.writable.flatMap((dir) => ['--bind', dir, dir]),
     '--chdir',
@@ -96,11 +103,10 @@ export function runSandboxed(run: SandboxedRun): Promise<SandboxedOutcome> {
     });
     const decoders = [new StringDecoder('utf8'), new StringDecoder('utf8')] as const;
     child.stdout.on('data', (chunk: Buffer) => run.onOutput(decoders[0].write(chunk)));
+    let stderrHead = '';
     child.stderr.on('data', (chunk: Buffer) => {
       const text = decoders[1].write(chunk);
-      // bubblewrap reports a command it cannot execute on stderr and exits 1.
-      const failedExec = /^bwrap: execvp [^:]*: (.+)$/m.exec(text);
-      if (run.sandbox === 'bwrap' && failedExec) outcome.spawnError = failedExec[1] ?? text;
+      if (stderrHead.length < 1024) stderrHead += text;
       run.onOutput(text);
     });
     const stop = () => child.pid !== undefined && killTree(child.pid);
@@ -118,11 +124,27 @@ export function runSandboxed(run: SandboxedRun): Promise<SandboxedOutcome> {
       outcome.spawnError = error.message;
     });
     // A background process the command left behind keeps the pipes open: end the tree on exit.
-    child.on('exit', () => stop());
+    // One that escaped the tree (possible without bwrap) would hold them open for ever, so
+    // once the command is gone the rest of the output gets a moment to drain, then no more.
+    let drain: NodeJS.Timeout | undefined;
+    child.on('exit', () => {
+      stop();
+      drain = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, PIPE_DRAIN_MS);
+    });
     child.on('close', (code, sig) => {
       clearTimeout(timer);
+      clearTimeout(drain);
       run.signal.removeEventListener('abort', onAbort);
       run.onOutput(decoders[0].end() + decoders[1].end());
+      // bubblewrap reports a command it cannot execute as the first thing on stderr, in several
+      // writes (so possibly several chunks), and exits 1.
+      const failedExec = /^bwrap: execvp [^:\n]*: (.+)\n/.exec(stderrHead);
+      if (run.sandbox === 'bwrap' && code === 1 && failedExec) {
+        outcome.spawnError ??= failedExec[1] ?? stderrHead;
+      }
       outcome.exitCode = code;
       outcome.signal = sig;
       outcome.durationMs = Date.now() - started;

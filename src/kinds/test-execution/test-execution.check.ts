@@ -1,12 +1,13 @@
 import { existsSync, realpathSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { SubmitCheckContext } from '../../core/job.types';
 import { splitCommand } from './test-command';
 import type { TestExecutionParams } from './test-execution.params';
 
 function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  // A name like "..cache" is inside; only a leading ".." segment climbs out.
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 /** The submit-time checks that need configuration or the workspace: 400 with the reason. */

@@ -110,7 +110,9 @@ export class TestExecutionProcessor implements JobProcessor<
         sandbox,
         writable: [ctx.workspace, scratch],
         hidden: hiddenDirs([process.cwd(), this.config.dataDir]),
-        onOutput: (text) => {
+        onOutput: (raw) => {
+          // PostgreSQL text and jsonb cannot hold NUL: one printed must not fail the job.
+          const text = raw.replace(/\0/g, '\uFFFD');
           ctx.log(text);
           counts.push(text);
           batcher.push(text);

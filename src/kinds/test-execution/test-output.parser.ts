@@ -20,7 +20,7 @@ function count(text: string, word: RegExp): number {
 export class TestCountCollector {
   private summary: TestCounts | null = null;
   private go = { passed: 0, failed: 0, skipped: 0, seen: false };
-  private node: Partial<Record<'pass' | 'fail' | 'skipped' | 'todo', number>> = {};
+  private node: Partial<Record<'pass' | 'fail' | 'cancelled' | 'skipped' | 'todo', number>> = {};
   private partial = '';
 
   push(text: string): void {
@@ -36,7 +36,8 @@ export class TestCountCollector {
     if (this.node.pass !== undefined || this.node.fail !== undefined) {
       return {
         passed: this.node.pass ?? 0,
-        failed: this.node.fail ?? 0,
+        // A test cancelled (by its timeout, or its file ending early) is "not ok": it failed.
+        failed: (this.node.fail ?? 0) + (this.node.cancelled ?? 0),
         skipped: (this.node.skipped ?? 0) + (this.node.todo ?? 0),
       };
     }
@@ -82,7 +83,7 @@ export class TestCountCollector {
       return;
     }
     // node --test: "# pass 3" (tap) or "ℹ pass 3" (spec)
-    if ((match = /^(?:#|ℹ) (pass|fail|skipped|todo) (\d+)$/.exec(line))) {
+    if ((match = /^(?:#|ℹ) (pass|fail|cancelled|skipped|todo) (\d+)$/.exec(line))) {
       this.node[match[1] as 'pass'] = Number(match[2]);
       return;
     }
