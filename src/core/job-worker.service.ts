@@ -138,11 +138,17 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     if (lease === 'skip') return;
     const controller = new AbortController();
     const log = new JobLogBuffer(this.config.jobLogMaxBytes);
+    // The log is secondary to the job's outcome: a failed save is reported, never fatal.
     const saveLog = async () => {
       const changes = log.takeChanges();
-      if (changes) await this.jobs.saveLog(jobId, changes.content, changes.truncated);
+      if (!changes) return;
+      try {
+        await this.jobs.saveLog(jobId, changes.content, changes.truncated);
+      } catch (error) {
+        this.logger.warn(`job ${jobId}: log not saved: ${messageOf(error)}`);
+      }
     };
-    const logTimer = setInterval(() => void saveLog().catch(() => undefined), LOG_SAVE_MS);
+    const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
     this.running.set(jobId, controller);
     try {
       const started = await this.lifecycle.apply(jobId, { type: 'processing', attempt });

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { JobCancelledError, NonRetryableJobError } from '../../core/job.errors';
 import type { JobContext, JobProcessor } from '../../core/job.types';
@@ -63,11 +63,22 @@ function hiddenDirs(candidates: string[]): string[] {
 }
 
 @Injectable()
-export class TestExecutionProcessor implements JobProcessor<
-  TestExecutionParams,
-  TestExecutionResult
-> {
+export class TestExecutionProcessor
+  implements JobProcessor<TestExecutionParams, TestExecutionResult>, OnModuleInit
+{
+  private readonly logger = new Logger('TestExecution');
+
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  onModuleInit(): void {
+    if (resolveSandbox(this.config.testExecution.sandbox) === 'none') {
+      this.logger.warn(
+        'test commands run WITHOUT the bubblewrap sandbox: they can reach the network and read ' +
+          "this host's files and other processes' environments (TEST_SANDBOX=" +
+          `${this.config.testExecution.sandbox}); see docs/test-execution.md`,
+      );
+    }
+  }
 
   async process(ctx: JobContext<TestExecutionParams>): Promise<TestExecutionResult> {
     const {
