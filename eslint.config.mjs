@@ -4,7 +4,16 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'src/generated/**', '.data/**', '*.mjs'],
+    ignores: [
+      'dist/**',
+      'dist-bench/**',
+      'bench/results/**',
+      'node_modules/**',
+      'coverage/**',
+      'src/generated/**',
+      '.data/**',
+      '*.mjs',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { Child } from './child';
+
+export const ADMIN_DATABASE_URL =
+  process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const READY = /conveyor (api|worker) ready(?: on port (\d+))?/;
+const READY_TIMEOUT_MS = 90_000;
+const STOP_GRACE_MS = 20_000;
+const SAMPLES = 5;
+
+export interface StackOptions {
+  /** The repository root (the children's cwd). */
+  root: string;
+  /** The compiled bench entry (bench-main.js). */
+  entry: string;
+  concurrency: number;
+  /** Extra node flags for both processes (e.g. --cpu-prof). */
+  nodeArgs: string[];
+}
+
+/** Warnings and errors a Conveyor process logged (LOG_LEVEL=warn), counted by first line. */
+export class LogTally {
+  count = 0;
+  private readonly messages = new Map<string, number>();
+
+  line(raw: string): void {
+    if (raw.trim() === '') return;
+    let level = 40; // not a pino line: worth seeing
+    let msg = raw;
+    try {
+      const parsed = JSON.parse(raw) as { level?: unknown; msg?: unknown };
+      level = typeof parsed.level === 'number' ? parsed.level : 0;
+      msg = typeof parsed.msg === 'string' ? parsed.msg : raw;
+    } catch {
+      // keep the raw line
+    }
+    if (level < 40) return;
+    this.count += 1;
+    const key = (msg.split('\n')[0] ?? '').slice(0, 200);
+    if (this.messages.has(key) || this.messages.size < 100) {
+      this.messages.set(key, (this.messages.get(key) ?? 0) + 1);
+    }
+  }
+
+  /** The most frequent messages, "count × first line". */
+  get samples(): string[] {
+    return [...this.messages.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, SAMPLES)
+      .map(([msg, n]) => `${n} × ${msg}`);
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timeout: ${what} (${ms} ms)`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({
+    connectionString: ADMIN_DATABASE_URL,
+    connectionTimeoutMillis: 10_000,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await withTimeout(work(client), 60_000, 'PostgreSQL admin statement');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * One api and one worker process, as production runs them, against a database and a Redis key
+ * prefix of their own; `cleanup` removes both.
+ */
+export class ConveyorStack {
+  /** Stacks started and not yet cleaned up, for a driver interrupted by a signal. */
+  static readonly active = new Set<ConveyorStack>();
+  readonly id = randomBytes(4).toString('hex');
+  readonly prefix = `bench-${this.id}`;
+  readonly database = `conveyor_bench_${this.id}`;
+  readonly jwtSecret = randomBytes(32).toString('hex');
+  readonly logs = { api: new LogTally(), worker: new LogTally() };
+  api: Child | undefined;
+  worker: Child | undefined;
+  port = 0;
+  private readonly dataDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
+  private databaseCreated = false;
+
+  constructor(private readonly options: StackOptions) {}
+
+  get databaseUrl(): string {
+    const url = new URL(ADMIN_DATABASE_URL);
+    url.pathname = `/${this.database}`;
+    return url.toString();
+  }
+
+  async start(): Promise<void> {
+    ConveyorStack.active.add(this);
+    await admin((client) => client.query(`CREATE DATABASE "${this.database}"`));
+    this.databaseCreated = true;
+    // The api first: it applies the migrations; the worker then finds them done.
+    this.api = this.spawn('api');
+    const [, , port] = await this.api.waitForOutput(READY, READY_TIMEOUT_MS);
+    this.port = Number(port);
+    if (!Number.isInteger(this.port) || this.port <= 0)
+      throw new Error('api: no port in ready line');
+    this.worker = this.spawn('worker');
+    await this.worker.waitForOutput(READY, READY_TIMEOUT_MS);
+  }
+
+  /** SIGTERM both (graceful shutdown), SIGKILL what is still running after the grace period. */
+  async stop(): Promise<{ api: boolean; worker: boolean }> {
+    const [api, worker] = await Promise.all([
+      this.api?.stop(STOP_GRACE_MS) ?? true,
+      this.worker?.stop(STOP_GRACE_MS) ?? true,
+    ]);
+    return { api, worker };
+  }
+
+  /** Drops the database and the prefix's Redis keys; returns what could not be cleaned. */
+  async cleanup(): Promise<string[]> {
+    const problems: string[] = [];
+    await this.stop();
+    if (this.databaseCreated) {
+      try {
+        await admin((client) =>
+          client.query(`DROP DATABASE IF EXISTS "${this.database}" WITH (FORCE)`),
+        );
+        this.databaseCreated = false;
+      } catch (error) {
+        problems.push(`database ${this.database} not dropped: ${(error as Error).message}`);
+      }
+    }
+    try {
+      await withTimeout(this.deleteRedisKeys(), 60_000, 'deleting Redis keys');
+    } catch (error) {
+      problems.push(`Redis keys ${this.prefix}:* not deleted: ${(error as Error).message}`);
+    }
+    rmSync(this.dataDir, { recursive: true, force: true });
+    ConveyorStack.active.delete(this);
+    return problems;
+  }
+
+  private async deleteRedisKeys(): Promise<void> {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  private spawn(role: 'api' | 'worker'): Child {
+    return new Child(
+      `conveyor ${role}`,
+      process.execPath,
+      [...this.options.nodeArgs, this.options.entry],
+      {
+        cwd: this.options.root,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? this.dataDir,
+          NODE_ENV: 'production',
+          APP_ROLE: role,
+          PORT: '0',
+          DATABASE_URL: this.databaseUrl,
+          REDIS_URL,
+          QUEUE_PREFIX: this.prefix,
+          JWT_SECRET: this.jwtSecret,
+          LOG_LEVEL: 'warn',
+          SUBMIT_LIMIT_PER_MINUTE: '1000000',
+          DATA_DIR: this.dataDir,
+          SHUTDOWN_GRACE_MS: '10000',
+          BENCH_CONCURRENCY: String(this.options.concurrency),
+        },
+        onLine: (line) => this.logs[role].line(line),
+      },
+    );
+  }
+}
