@@ -19,6 +19,10 @@ import { RedisModule } from './redis/redis.module';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+function logsInfo(level: AppConfig['logLevel']): boolean {
+  return ['info', 'debug', 'trace'].includes(level);
+}
+
 function requestId(req: IncomingMessage, res: ServerResponse): string {
   const incoming = req.headers['x-request-id'];
   const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -48,7 +52,10 @@ export class AppModule {
               ],
               censor: '[redacted]',
             },
-            autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+            // Request lines are logged at info: below that level skip the per-request work.
+            autoLogging: logsInfo(config.logLevel)
+              ? { ignore: (req) => (req.url ?? '').startsWith('/health') }
+              : false,
             customLogLevel: (_req, res, error) =>
               error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
           },

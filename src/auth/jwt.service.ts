@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -14,12 +15,17 @@ export class InvalidTokenError extends Error {
 /** HS256 tokens: `sub` is the user id, `roles` may contain "admin". */
 @Injectable()
 export class JwtService {
-  constructor(@Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'jwtSecret'>) {}
+  /** Handed to jsonwebtoken as a key object: given a string it first tries (and fails) to read a public key on every call. */
+  private readonly key: KeyObject;
+
+  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'jwtSecret'>) {
+    this.key = createSecretKey(Buffer.from(config.jwtSecret));
+  }
 
   verify(token: string): AuthUser {
     let payload: string | jwt.JwtPayload;
     try {
-      payload = jwt.verify(token, this.config.jwtSecret, { algorithms: ['HS256'] });
+      payload = jwt.verify(token, this.key, { algorithms: ['HS256'] });
     } catch (error) {
       if (error instanceof jwt.TokenExpiredError) throw new InvalidTokenError('token expired');
       throw new InvalidTokenError('token is invalid');
@@ -36,7 +42,7 @@ export class JwtService {
   }
 
   sign(user: AuthUser, expiresInSec = 3600): string {
-    return jwt.sign({ roles: user.roles }, this.config.jwtSecret, {
+    return jwt.sign({ roles: user.roles }, this.key, {
       algorithm: 'HS256',
       subject: user.id,
       expiresIn: expiresInSec,

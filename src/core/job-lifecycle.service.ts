@@ -4,6 +4,36 @@ import type { Job } from '../generated/prisma/client';
 import { JobEventBus } from './job-event-bus';
 import type { JobChange } from './job-transition';
 import { JobRepository, type StoredEvent } from './job.repository';
+import { TERMINAL_STATUSES } from './job.types';
+
+const KNOWN_JOBS_MAX = 10_000;
+
+/** The fields planTransition reads, as a job has them from submit (or a retry) until it starts. */
+function assumedQueued(id: string, maxAttempts: number): Job {
+  const unknown = new Date(0);
+  return {
+    id,
+    kind: '',
+    userId: '',
+    projectId: '',
+    requestId: null,
+    status: 'queued',
+    priority: 0,
+    progress: 0,
+    message: null,
+    params: {},
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts,
+    idempotencyKey: null,
+    idempotencyHash: null,
+    createdAt: unknown,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: unknown,
+  };
+}
 
 type ProgressChange = Extract<JobChange, { type: 'progress' }>;
 
@@ -26,6 +56,8 @@ export class JobLifecycleService implements OnApplicationShutdown {
   private readonly logger = new Logger(JobLifecycleService.name);
   private readonly pending = new Map<string, PendingProgress>();
   private readonly writing = new Map<string, Promise<Job | null>>();
+  /** The row as this process last wrote it: the next change is planned from it without a read. */
+  private readonly known = new Map<string, Job>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -40,6 +72,16 @@ export class JobLifecycleService implements OnApplicationShutdown {
     }
     await this.flush(jobId);
     return this.write(jobId, change);
+  }
+
+  /**
+   * Starts an attempt of a job this process has no copy of, planning as if it were still queued
+   * as submitted (the common case) so that no read is needed; if it is not, the write is refused
+   * and the job is read and the change planned again.
+   */
+  start(jobId: string, attempt: number, maxAttempts: number): Promise<Job | null> {
+    if (!this.known.has(jobId)) this.known.set(jobId, assumedQueued(jobId, maxAttempts));
+    return this.apply(jobId, { type: 'processing', attempt });
   }
 
   announce(event: StoredEvent): Promise<void> {
@@ -98,8 +140,13 @@ export class JobLifecycleService implements OnApplicationShutdown {
   }
 
   private async writeNow(jobId: string, change: JobChange): Promise<Job | null> {
-    const outcome = await this.jobs.transition(jobId, change);
+    const outcome = await this.jobs.transition(jobId, change, this.known.get(jobId));
+    this.known.delete(jobId);
     if (!outcome) return null;
+    if (!(TERMINAL_STATUSES as readonly string[]).includes(outcome.job.status)) {
+      if (this.known.size >= KNOWN_JOBS_MAX) this.known.delete(this.known.keys().next().value!);
+      this.known.set(jobId, outcome.job);
+    }
     await this.bus.publish(outcome.event);
     return outcome.job;
   }

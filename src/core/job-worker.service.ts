@@ -151,7 +151,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
     this.running.set(jobId, controller);
     try {
-      const started = await this.lifecycle.apply(jobId, { type: 'processing', attempt });
+      const started = await this.lifecycle.start(jobId, attempt, job.opts.attempts ?? 1);
       if (!started) return;
       const ctx: JobContext<object> = {
         jobId,

@@ -44,7 +44,8 @@ const CONNECTION_FAILURE =
 export function isConnectionFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (code === 'P1001' || code === 'P1017' || code === 'P2024') return true;
+  // P2024/P2028: no connection or transaction could be had in time (the pool is exhausted).
+  if (code === 'P1001' || code === 'P1017' || code === 'P2024' || code === 'P2028') return true;
   return CONNECTION_FAILURE.test(error.message) || isConnectionFailure(error.cause);
 }
 

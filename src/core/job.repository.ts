@@ -37,9 +37,55 @@ export interface JobWithEvent {
 export type CreateOutcome =
   { created: true; job: Job; event: StoredEvent } | { created: false; job: Job };
 
-function json(value: JsonValue | null | undefined) {
-  if (value === undefined) return undefined;
-  return value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue);
+/** What the write functions return: the row as JSON and the appended event's ids. */
+interface WriteRow {
+  job: Record<string, unknown>;
+  event_id: bigint;
+  previous_event_id: bigint | null;
+  event_at: Date;
+}
+
+const DATE_COLUMNS = ['createdAt', 'updatedAt', 'startedAt', 'finishedAt'] as const;
+
+function fromWriteRow(
+  row: WriteRow,
+  status: EventDraft['status'],
+  result: JsonValue | null,
+): JobWithEvent {
+  const job = { ...row.job } as Record<string, unknown>;
+  for (const column of DATE_COLUMNS) {
+    const value = job[column];
+    job[column] = typeof value === 'string' ? new Date(value) : null;
+  }
+  const typed = job as unknown as Job;
+  return {
+    job: typed,
+    event: {
+      id: row.event_id,
+      jobId: typed.id,
+      userId: typed.userId,
+      kind: typed.kind,
+      status,
+      progress: typed.progress,
+      message: typed.message,
+      result: result as Prisma.JsonValue,
+      error: status === 'created' ? null : typed.error,
+      createdAt: row.event_at,
+      previousEventId: row.previous_event_id,
+    },
+  };
+}
+
+function jsonParam(value: JsonValue | null | undefined): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.message} ${String(error.cause ?? '')}` : '';
+  return (
+    (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') ||
+    /23505|unique constraint/i.test(text)
+  );
 }
 
 /** All reads and writes of jobs and their events. */
@@ -48,32 +94,19 @@ export class JobRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
 
   /** Inserts the job and its `created` event, or returns the job an idempotency key already made. */
+  /** Inserts the job and its `created` event, or returns the job an idempotency key already made. */
   create(data: NewJob): Promise<CreateOutcome> {
     return guardDependency('database', async () => {
       try {
-        return await this.prisma.$transaction(async (tx) => {
-          await this.lockUserEvents(tx, data.userId);
-          const job = await tx.job.create({
-            data: { ...data, status: 'queued', params: data.params as Prisma.InputJsonValue },
-          });
-          const event = await this.appendEvent(tx, job, {
-            status: 'created',
-            progress: 0,
-            message: 'queued',
-            result: null,
-            error: null,
-          });
-          return { created: true as const, job, event };
-        });
+        const [row] = await this.prisma.$queryRaw<WriteRow[]>`
+          SELECT * FROM conveyor_create_job(${data.id}::uuid, ${data.kind}, ${data.userId},
+            ${data.projectId}, ${data.requestId}, ${data.priority}::int,
+            ${JSON.stringify(data.params)}::jsonb, ${data.maxAttempts}::int,
+            ${data.idempotencyKey}, ${data.idempotencyHash}, ${'queued'})`;
+        return { created: true as const, ...fromWriteRow(row!, 'created', null) };
       } catch (error) {
-        if (
-          data.idempotencyKey !== null &&
-          error instanceof Prisma.PrismaClientKnownRequestError &&
-          error.code === 'P2002'
-        ) {
-          const job = await this.prisma.job.findFirst({
-            where: { userId: data.userId, kind: data.kind, idempotencyKey: data.idempotencyKey },
-          });
+        if (data.idempotencyKey !== null && isUniqueViolation(error)) {
+          const job = await this.findByIdempotencyKey(data.userId, data.kind, data.idempotencyKey);
           if (job) return { created: false as const, job };
         }
         throw error;
@@ -133,60 +166,31 @@ export class JobRepository {
   }
 
   /**
-   * The one path by which a job's state changes: the row is locked, the change checked against
-   * the state machine, the row updated and the event appended in one transaction. Null when the
-   * change is not allowed from the job's current state (e.g. progress after done).
+   * The one path by which a job's state changes: the change is planned against the state machine
+   * from the job as the caller last saw it (or as read now), then written with its event in one
+   * call that only succeeds if the status is still the one planned from; otherwise the job is
+   * read again and the change planned again. Null when the change is not allowed from the job's
+   * current state (e.g. progress after done).
    */
-  transition(jobId: string, change: JobChange): Promise<JobWithEvent | null> {
-    return guardDependency('database', () =>
-      this.prisma.$transaction(async (tx) => {
-        const locked = await tx.$queryRaw<{ id: string }[]>`
-          SELECT id FROM "Job" WHERE id = ${jobId}::uuid FOR UPDATE`;
-        if (locked.length === 0) return null;
-        const current = await tx.job.findUniqueOrThrow({ where: { id: jobId } });
+  transition(jobId: string, change: JobChange, known?: Job): Promise<JobWithEvent | null> {
+    return guardDependency('database', async () => {
+      let current = known ?? (await this.prisma.job.findUnique({ where: { id: jobId } }));
+      for (let attempt = 0; current && attempt < 5; attempt += 1) {
         const plan = planTransition(current, change, new Date());
         if (!plan) return null;
-        const { result, ...rest } = plan.update;
-        await this.lockUserEvents(tx, current.userId);
-        const job = await tx.job.update({
-          where: { id: jobId },
-          data: { ...rest, ...(result !== undefined && { result: json(result) }) },
-        });
-        const event = await this.appendEvent(tx, job, plan.event);
-        return { job, event };
-      }),
-    );
-  }
-
-  /**
-   * Event ids come from one sequence; holding a per-user lock until commit makes each user's
-   * events commit in id order, so a reader never sees id n+1 before id n.
-   */
-  private async lockUserEvents(tx: Prisma.TransactionClient, userId: string): Promise<void> {
-    await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext(${userId}))) AS l`;
-  }
-
-  /** Must run after lockUserEvents, in a later statement, so that max(id) sees every commit. */
-  private async appendEvent(
-    tx: Prisma.TransactionClient,
-    job: Job,
-    draft: EventDraft,
-  ): Promise<StoredEvent> {
-    const [row] = await tx.$queryRaw<{ previous: bigint | null }[]>`
-      SELECT max(id) AS previous FROM "JobEvent" WHERE "userId" = ${job.userId}`;
-    const event = await tx.jobEvent.create({
-      data: {
-        jobId: job.id,
-        userId: job.userId,
-        kind: job.kind,
-        status: draft.status,
-        progress: draft.progress,
-        message: draft.message,
-        result: json(draft.result),
-        error: draft.error,
-      },
+        const { update, event } = plan;
+        const [row] = await this.prisma.$queryRaw<WriteRow[]>`
+          SELECT * FROM conveyor_transition_job(${jobId}::uuid, ${current.status}, ${update.status},
+            ${update.progress}::int, ${update.message}, ${update.result !== undefined},
+            ${jsonParam(update.result)}::jsonb, ${update.error}, ${update.attempts}::int,
+            ${update.startedAt}::timestamptz, ${update.finishedAt}::timestamptz,
+            ${event.status}, ${jsonParam(event.result)}::jsonb)`;
+        if (row) return fromWriteRow(row, event.status, event.result);
+        current = await this.prisma.job.findUnique({ where: { id: jobId } });
+      }
+      if (!current) return null;
+      throw new Error(`job ${jobId} kept changing while ${change.type} was being written`);
     });
-    return { ...event, previousEventId: row?.previous ?? null };
   }
 
   /** A user's events after a cursor, in id order: the replay and gap-filling read. */

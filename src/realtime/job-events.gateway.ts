@@ -88,6 +88,7 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
     const userId = socket.data.user?.id;
     if (userId === undefined) return;
     const userFeeds = this.feeds.get(userId);
+    userFeeds?.get(socket.id)?.close();
     userFeeds?.delete(socket.id);
     if (userFeeds?.size === 0) this.feeds.delete(userId);
   }

@@ -3,7 +3,7 @@ import type { PublishedJobEvent } from '../core/job-event-bus';
 import { toEventView, type JobEventView } from '../core/job-transition';
 import type { JobEventStatus } from '../core/job.types';
 import type { ResyncNotice } from './realtime.types';
-import { SocketFeed, type JobSocket } from './socket-feed';
+import { REORDER_WAIT_MS, SocketFeed, type JobSocket } from './socket-feed';
 
 const USER = 'user-1';
 const OTHER = 'user-2';
@@ -263,20 +263,31 @@ describe('SocketFeed', () => {
       expect(events.reads).toBe(reads);
     });
 
-    it('fills a gap from the repository when events arrive out of order', async () => {
+    it('holds an early event until its predecessor arrives, without reading', async () => {
+      const reads = events.reads;
       const [six, seven, eight] = events.appendMany(3);
       await feed.offer(eight);
-      expect(socket.ids()).toEqual(['6', '7', '8']);
+      expect(socket.ids()).toEqual([]);
       await feed.offer(six);
+      expect(socket.ids()).toEqual(['6']);
       await feed.offer(seven);
       expect(socket.ids()).toEqual(['6', '7', '8']);
+      expect(events.reads).toBe(reads);
     });
 
-    it('fills a gap left by a publish that never arrived', async () => {
-      const [six, , eight] = events.appendMany(3);
-      await feed.offer(six);
-      await feed.offer(eight);
-      expect(socket.ids()).toEqual(['6', '7', '8']);
+    it('reads a gap from the repository when the predecessor does not come', async () => {
+      jest.useFakeTimers();
+      try {
+        const [six, , eight] = events.appendMany(3);
+        await feed.offer(six);
+        await feed.offer(eight);
+        expect(socket.ids()).toEqual(['6']);
+        await jest.advanceTimersByTimeAsync(REORDER_WAIT_MS);
+        await feed.settled();
+        expect(socket.ids()).toEqual(['6', '7', '8']);
+      } finally {
+        jest.useRealTimers();
+      }
     });
 
     it('handles a reversed burst offered concurrently', async () => {
@@ -312,14 +323,23 @@ describe('SocketFeed', () => {
     });
 
     it('keeps working after a failed read, reporting the error', async () => {
-      const [, seven] = events.appendMany(2);
-      events.failNextRead = new Error('database down');
-      await feed.offer(seven);
-      expect(errors).toEqual([new Error('database down')]);
-      errors.length = 0;
-      expect(socket.ids()).toEqual([]);
-      await feed.offer(events.append());
-      expect(socket.ids()).toEqual(['6', '7', '8']);
+      jest.useFakeTimers();
+      try {
+        const [, seven] = events.appendMany(2);
+        events.failNextRead = new Error('database down');
+        await feed.offer(seven);
+        await jest.advanceTimersByTimeAsync(REORDER_WAIT_MS);
+        await feed.settled();
+        expect(errors).toEqual([new Error('database down')]);
+        errors.length = 0;
+        expect(socket.ids()).toEqual([]);
+        await feed.offer(events.append());
+        await jest.advanceTimersByTimeAsync(REORDER_WAIT_MS);
+        await feed.settled();
+        expect(socket.ids()).toEqual(['6', '7', '8']);
+      } finally {
+        jest.useRealTimers();
+      }
     });
   });
 

@@ -17,6 +17,7 @@ export type JobSocket = Socket<
 >;
 
 const PAGE = 500;
+export const REORDER_WAIT_MS = 100;
 
 /**
  * One socket's view of its user's event stream: everything after `lastSent`, in id order, once.
@@ -27,6 +28,9 @@ const PAGE = 500;
 export class SocketFeed {
   private lastSent = 0n;
   private chain: Promise<void> = Promise.resolve();
+  /** Live events that arrived before their predecessor, by the predecessor's id. */
+  private readonly early = new Map<bigint, PublishedJobEvent>();
+  private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: JobSocket,
@@ -62,12 +66,32 @@ export class SocketFeed {
       const id = BigInt(event.eventId);
       if (id <= this.lastSent) return;
       const previous = event.previousEventId === null ? 0n : BigInt(event.previousEventId);
-      if (previous === this.lastSent) {
-        this.send(toPayload(event), id);
-      } else {
-        await this.catchUp();
+      if (previous !== this.lastSent) {
+        // Publishes from different processes may overtake each other: give the predecessor a
+        // moment to arrive before reading the gap from the database.
+        this.early.set(previous, event);
+        if (!this.gapTimer) {
+          this.gapTimer = setTimeout(() => {
+            this.gapTimer = undefined;
+            void this.enqueue(() => this.catchUp());
+          }, REORDER_WAIT_MS);
+          this.gapTimer.unref();
+        }
+        return;
       }
+      this.send(toPayload(event), id);
+      this.sendEarlySuccessors();
     });
+  }
+
+  /** Resolves once everything offered so far has been handled. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  close(): void {
+    clearTimeout(this.gapTimer);
+    this.early.clear();
   }
 
   /** After the live channel was interrupted: read whatever was missed. */
@@ -79,7 +103,23 @@ export class SocketFeed {
     for (;;) {
       const page = await this.events.userEventsAfter(this.userId, this.lastSent, PAGE);
       for (const event of page) this.send(toEventView(event), event.id);
-      if (page.length < PAGE) return;
+      if (page.length < PAGE) break;
+    }
+    this.sendEarlySuccessors();
+  }
+
+  /** Sends held-back events that now follow on, and forgets those already sent. */
+  private sendEarlySuccessors(): void {
+    for (let next = this.early.get(this.lastSent); next; next = this.early.get(this.lastSent)) {
+      this.early.delete(this.lastSent);
+      this.send(toPayload(next), BigInt(next.eventId));
+    }
+    for (const [previous, event] of this.early) {
+      if (BigInt(event.eventId) <= this.lastSent) this.early.delete(previous);
+    }
+    if (this.early.size === 0) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
     }
   }
 

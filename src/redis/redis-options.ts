@@ -8,6 +8,7 @@ export interface RedisConnectionOptions {
   tls?: Record<string, never>;
   enableOfflineQueue?: boolean;
   maxRetriesPerRequest?: number | null;
+  enableAutoPipelining?: boolean;
 }
 
 /** ioredis options from a redis:// or rediss:// URL (BullMQ takes options, not URLs). */

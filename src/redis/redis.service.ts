@@ -11,7 +11,11 @@ export class RedisService implements OnApplicationShutdown {
   readonly client: Redis;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.client = this.open('command', producerOptions(config.redisUrl));
+    // Commands issued in the same tick (publishes, limits) leave in one write.
+    this.client = this.open('command', {
+      ...producerOptions(config.redisUrl),
+      enableAutoPipelining: true,
+    });
   }
 
   /** A connection in subscriber mode; it reconnects and resubscribes by itself. */
