@@ -18,6 +18,7 @@ import { JobRepository } from './job.repository';
 import { PRIORITIES, TERMINAL_STATUSES, type JobStatus, type JsonValue } from './job.types';
 import { toEventView, type JobEventView } from './job-transition';
 import { SubmitRateLimiter } from './submit-rate-limiter';
+import { isUuid } from '../http/ids';
 
 export interface SubmitOutcome {
   job: Job;
@@ -52,8 +53,6 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   }
   return { createdAt, id };
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Submit, read, cancel and retry, for every kind alike. */
 @Injectable()
@@ -118,7 +117,7 @@ export class JobService {
   }
 
   async get(userId: string, id: string): Promise<Job> {
-    const job = UUID.test(id) ? await this.jobs.findForUser(id, userId) : null;
+    const job = isUuid(id) ? await this.jobs.findForUser(id, userId) : null;
     if (!job) throw new NotFoundException(`job ${id} not found`);
     return job;
   }
@@ -200,9 +199,7 @@ export class JobService {
 
   /** A workspace kind runs only in a ready project of the caller's. */
   private async readyWorkspace(userId: string, projectId: string): Promise<string> {
-    const project = UUID.test(projectId)
-      ? await this.projects.findForOwner(projectId, userId)
-      : null;
+    const project = isUuid(projectId) ? await this.projects.findForOwner(projectId, userId) : null;
     if (!project) throw new NotFoundException(`project ${projectId} not found`);
     if (project.status !== 'ready') {
       throw new ConflictException(`project ${projectId} is not ready (status ${project.status})`);

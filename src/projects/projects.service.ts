@@ -14,8 +14,7 @@ import type { CreateProjectDto } from './dto/create-project.dto';
 import { ProjectRepository } from './project.repository';
 import { repoUrlProblem } from './repo-url';
 import { WorkspaceService } from './workspace.service';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../http/ids';
 
 @Injectable()
 export class ProjectsService implements OnApplicationBootstrap {
@@ -64,7 +63,7 @@ export class ProjectsService implements OnApplicationBootstrap {
   }
 
   async get(ownerId: string, id: string): Promise<Project> {
-    const project = UUID.test(id) ? await this.projects.findForOwner(id, ownerId) : null;
+    const project = isUuid(id) ? await this.projects.findForOwner(id, ownerId) : null;
     if (!project) throw new NotFoundException(`project ${id} not found`);
     return project;
   }

@@ -1,5 +1,6 @@
 import type { JobChange } from '../core/job-transition';
 import type { JsonValue } from '../core/job.types';
+import { isUuid } from '../http/ids';
 
 /** What an external worker asked for, once its message has been read. */
 export interface StatusRequest {
@@ -17,7 +18,6 @@ export type DropReason = 'malformed' | 'invalid' | 'unknownJob' | 'notAllowed';
 export type ParsedStatus =
   { ok: true; request: StatusRequest } | { ok: false; reason: DropReason; detail: string };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STATUSES = ['processing', 'progress', 'done', 'error'];
 
 function invalid(detail: string): ParsedStatus {
@@ -60,7 +60,7 @@ export function parseStatusMessage(raw: string): ParsedStatus {
   const body = parseObject(raw);
   if (!body) return { ok: false, reason: 'malformed', detail: 'not a JSON object' };
   const { jobId, status } = body;
-  if (typeof jobId !== 'string' || !UUID.test(jobId)) return invalid('jobId must be a job id');
+  if (typeof jobId !== 'string' || !isUuid(jobId)) return invalid('jobId must be a job id');
   if (typeof status !== 'string' || !STATUSES.includes(status)) {
     return invalid(`status must be one of ${STATUSES.join(', ')}`);
   }
@@ -97,7 +97,7 @@ export function parseStatusMessage(raw: string): ParsedStatus {
 
 /** The seed's per-job stream channel: `{ message, progress }` and `{ complete, content, isError }`. */
 export function parseStreamMessage(jobId: string, raw: string): ParsedStatus {
-  if (!UUID.test(jobId)) return invalid('the channel does not end in a job id');
+  if (!isUuid(jobId)) return invalid('the channel does not end in a job id');
   const body = parseObject(raw);
   if (!body) return { ok: false, reason: 'malformed', detail: 'not a JSON object' };
   if (body.complete === true) {

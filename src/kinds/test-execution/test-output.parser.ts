@@ -51,17 +51,11 @@ export class TestCountCollector {
     const line = raw.replace(ANSI, '').trimEnd();
     let match: RegExpExecArray | null;
     // Jest: "Tests:       1 failed, 1 skipped, 3 passed, 5 total"
-    if ((match = /^Tests:\s+(.*\d+ total)$/.exec(line.trim()))) {
-      const body = match[1];
-      this.summary = {
-        passed: count(body, /(\d+) passed/),
-        failed: count(body, /(\d+) failed/),
-        skipped: count(body, /(\d+) skipped/) + count(body, /(\d+) todo/),
-      };
-      return;
-    }
     // Vitest: "Tests  1 failed | 3 passed | 1 skipped (5)"
-    if ((match = /^Tests\s+(.+)\(\d+\)$/.exec(line.trim()))) {
+    const trimmed = line.trim();
+    if (
+      (match = /^Tests:\s+(.*\d+ total)$/.exec(trimmed) ?? /^Tests\s+(.+)\(\d+\)$/.exec(trimmed))
+    ) {
       const body = match[1];
       this.summary = {
         passed: count(body, /(\d+) passed/),
