@@ -21,7 +21,8 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
       await app.listen(config.port);
       where = ` on port ${new URL(await app.getUrl()).port || config.port}`;
     }
-    const insecure = config.jwtSecretIsDevDefault ? ' with the development JWT secret' : '';
+    const insecure =
+      isHttpApp(app) && config.jwtSecretIsDevDefault ? ' with the development JWT secret' : '';
     process.stdout.write(
       `${JSON.stringify({ level: 30, time: Date.now(), msg: `conveyor ${config.role} ready${where}${insecure}` })}\n`,
     );

@@ -64,6 +64,11 @@ describe('loadConfig', () => {
     expect(errorOf({ ...base, ...env })).toContain(`Invalid configuration: ${message}`);
   });
 
+  it('does not ask a worker for the JWT secret it never uses', () => {
+    expect(loadConfig({ NODE_ENV: 'production', APP_ROLE: 'worker' }, '/srv').role).toBe('worker');
+    expect(errorOf({ NODE_ENV: 'production', APP_ROLE: 'api' })).toContain('JWT_SECRET');
+  });
+
   it('never echoes a secret in its errors', () => {
     expect(errorOf({ ...base, JWT_SECRET: 'tiny' })).not.toContain('tiny');
   });

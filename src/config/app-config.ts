@@ -150,8 +150,10 @@ const HOUR_SEC = 3600;
 /** Reads and validates the whole environment once; the first bad value throws a ConfigError. */
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
   const nodeEnv = oneOf(env, 'NODE_ENV', NODE_ENVS, 'development');
+  const role = oneOf(env, 'APP_ROLE', APP_ROLES, 'all');
   const secret = raw(env, 'JWT_SECRET');
-  if (secret === undefined && nodeEnv !== 'development') {
+  // Workers verify no token: they need not (and should not) hold the secret.
+  if (secret === undefined && nodeEnv !== 'development' && role !== 'worker') {
     throw new ConfigError('JWT_SECRET', `is required when NODE_ENV=${nodeEnv}`);
   }
   if (secret !== undefined && secret.length < 16) {
@@ -165,7 +167,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   const attempts = int(env, 'JOB_ATTEMPTS', 3, 1, 100);
   return {
     env: nodeEnv,
-    role: oneOf(env, 'APP_ROLE', APP_ROLES, 'all'),
+    role,
     port: int(env, 'PORT', 3000, 0, 65535),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),

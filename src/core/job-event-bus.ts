@@ -3,6 +3,8 @@ import { RedisService } from '../redis/redis.service';
 import { toEventView, type JobEventView } from './job-transition';
 import type { StoredEvent } from './job.repository';
 
+const PUBLISH_ATTEMPTS = 5;
+
 /** What crosses Redis to every api instance: the event, its owner and the link to its predecessor. */
 export interface PublishedJobEvent extends JobEventView {
   userId: string;
@@ -29,10 +31,23 @@ export class JobEventBus {
       userId: event.userId,
       previousEventId: event.previousEventId?.toString() ?? null,
     };
+    await this.send(JSON.stringify(message), message.eventId, 1);
+  }
+
+  /**
+   * A failed publish is tried again in the background: a later event would reveal the gap to
+   * sockets, but a job's last event has no later one.
+   */
+  private async send(payload: string, eventId: string, attempt: number): Promise<void> {
     try {
-      await this.redis.client.publish(this.channel(), JSON.stringify(message));
+      await this.redis.client.publish(this.channel(), payload);
     } catch (error) {
-      this.logger.warn(`event ${message.eventId} not published: ${(error as Error).message}`);
+      const reason = (error as Error).message;
+      if (attempt >= PUBLISH_ATTEMPTS) {
+        this.logger.warn(`event ${eventId} not published after ${attempt} attempts: ${reason}`);
+        return;
+      }
+      setTimeout(() => void this.send(payload, eventId, attempt + 1), attempt * 1000).unref();
     }
   }
 }

@@ -39,8 +39,8 @@ type ProgressChange = Extract<JobChange, { type: 'progress' }>;
 
 interface PendingProgress {
   change: ProgressChange | null;
-  /** The job as the window's first write left it: what coalesced reports answer. */
-  job: Job | null;
+  /** The window's first write: what coalesced reports answer, even while it is in flight. */
+  job: Promise<Job | null>;
   timer: NodeJS.Timeout;
 }
 
@@ -100,10 +100,16 @@ export class JobLifecycleService implements OnApplicationShutdown {
     }
     const timer = setTimeout(() => void this.closeWindow(jobId), this.config.progressIntervalMs);
     timer.unref();
-    const opened: PendingProgress = { change: null, job: null, timer };
+    const opened: PendingProgress = { change: null, job: this.write(jobId, change), timer };
     this.pending.set(jobId, opened);
-    opened.job = await this.write(jobId, change);
-    return opened.job;
+    try {
+      return await opened.job;
+    } catch (error) {
+      // A failed write must not answer later reports of this window as "job gone".
+      clearTimeout(timer);
+      if (this.pending.get(jobId) === opened) this.pending.delete(jobId);
+      throw error;
+    }
   }
 
   private async closeWindow(jobId: string): Promise<void> {

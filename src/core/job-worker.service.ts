@@ -40,6 +40,19 @@ import { ProjectRepository } from '../projects/project.repository';
 
 const LOG_SAVE_MS = 1000;
 const WORKSPACE_RETRY_MS = 1000;
+const LEASE_SETTLE_MS = 30_000;
+
+function settled(work: Promise<unknown>, boundMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, boundMs);
+    void work
+      .finally(() => {
+        clearTimeout(timer);
+        resolve();
+      })
+      .catch(() => undefined);
+  });
+}
 
 type AnyProcessor = JobProcessor<object, JsonValue | void>;
 
@@ -149,6 +162,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       }
     };
     const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
+    let work: Promise<JsonValue | void> | undefined;
     this.running.set(jobId, controller);
     try {
       const started = await this.lifecycle.start(jobId, attempt, job.opts.attempts ?? 1);
@@ -178,11 +192,8 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       };
       let result: JsonValue | void;
       try {
-        result = await this.withinTimeout(
-          processor.process(ctx),
-          controller,
-          registered.policies.timeoutMs,
-        );
+        work = processor.process(ctx);
+        result = await this.withinTimeout(work, controller, registered.policies.timeoutMs);
       } finally {
         clearInterval(logTimer);
         await saveLog();
@@ -198,6 +209,8 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     } finally {
       clearInterval(logTimer);
       this.running.delete(jobId);
+      // An aborted processor may still be winding down: the next job gets the workspace after it.
+      if (lease && work) await settled(work, LEASE_SETTLE_MS);
       await lease?.release();
     }
   }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { Inject, Injectable } from '@nestjs/common';
 import { Prisma, type Job, type JobEvent, type PrismaClient } from '../generated/prisma/client';
 import { PRISMA } from '../database/database.tokens';
@@ -68,7 +69,7 @@ function fromWriteRow(
       status,
       progress: typed.progress,
       message: typed.message,
-      result: result as Prisma.JsonValue,
+      result: result,
       error: status === 'created' ? null : typed.error,
       createdAt: row.event_at,
       previousEventId: row.previous_event_id,
@@ -81,7 +82,7 @@ function jsonParam(value: JsonValue | null | undefined): string | null {
 }
 
 function isUniqueViolation(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.message} ${String(error.cause ?? '')}` : '';
+  const text = error instanceof Error ? `${error.message} ${inspect(error.cause)}` : '';
   return (
     (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') ||
     /23505|unique constraint/i.test(text)
@@ -103,7 +104,7 @@ export class JobRepository {
             ${data.projectId}, ${data.requestId}, ${data.priority}::int,
             ${JSON.stringify(data.params)}::jsonb, ${data.maxAttempts}::int,
             ${data.idempotencyKey}, ${data.idempotencyHash}, ${'queued'})`;
-        return { created: true as const, ...fromWriteRow(row!, 'created', null) };
+        return { created: true as const, ...fromWriteRow(row, 'created', null) };
       } catch (error) {
         if (data.idempotencyKey !== null && isUniqueViolation(error)) {
           const job = await this.findByIdempotencyKey(data.userId, data.kind, data.idempotencyKey);

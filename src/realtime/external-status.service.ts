@@ -121,7 +121,8 @@ export class ExternalStatusService implements OnApplicationBootstrap {
       if ((TERMINAL_STATUSES as readonly string[]).includes(job.status)) {
         return this.drop('notAllowed', `job ${jobId} is already ${job.status}`, raw);
       }
-      if (job.status === 'queued' || change.type === 'processing') {
+      // "processing" starts a queued job; on a running one it is a no-op, not a new attempt.
+      if (job.status === 'queued') {
         await this.lifecycle.apply(jobId, { type: 'processing', attempt: job.attempts + 1 });
       }
       if (change.type !== 'processing' && !(await this.lifecycle.apply(jobId, change))) {

@@ -67,7 +67,10 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
           data.lastEventId = latest ?? 0n;
           next();
         },
-        (error: Error) => next(new Error(`unavailable: ${error.message}`)),
+        (error: Error) => {
+          this.logger.warn(`socket refused, events unreadable: ${error.message}`);
+          next(new Error('unavailable: the event store cannot be read; try again'));
+        },
       );
     });
   }

@@ -18,6 +18,12 @@ interface Emitted {
 /** Records what the feed emits, in order: all a SocketFeed uses of a socket. */
 class FakeSocket {
   readonly emitted: Emitted[] = [];
+  disconnected = false;
+
+  disconnect(): this {
+    this.disconnected = true;
+    return this;
+  }
 
   emit(name: string, payload: JobEventView | ResyncNotice): boolean {
     this.emitted.push({ name, payload });
@@ -340,6 +346,18 @@ describe('SocketFeed', () => {
       } finally {
         jest.useRealTimers();
       }
+    });
+  });
+
+  describe('a start that cannot read', () => {
+    it('disconnects the socket rather than guess where to start', async () => {
+      events.appendMany(3);
+      events.failNextRead = new Error('database down');
+      await feed.start(1n);
+      expect(errors).toEqual([new Error('database down')]);
+      errors.length = 0;
+      expect(socket.disconnected).toBe(true);
+      expect(socket.ids()).toEqual([]);
     });
   });
 

@@ -31,6 +31,7 @@ export class SocketFeed {
   /** Live events that arrived before their predecessor, by the predecessor's id. */
   private readonly early = new Map<bigint, PublishedJobEvent>();
   private gapTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly socket: JobSocket,
@@ -44,39 +45,44 @@ export class SocketFeed {
 
   start(lastEventId: bigint | undefined): Promise<void> {
     return this.enqueue(async () => {
-      if (lastEventId === undefined) {
-        this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
-        return;
+      try {
+        await this.begin(lastEventId);
+      } catch (error) {
+        // Without a known starting point the feed could only guess; the client reconnects
+        // with its lastEventId and gets exactly what it missed.
+        this.socket.disconnect(true);
+        throw error;
       }
-      if (lastEventId > 0n && !(await this.events.userEventExists(this.userId, lastEventId))) {
-        this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
-        this.socket.emit('resync', {
-          reason: 'lastEventId is no longer retained; refetch job state over REST',
-          lastEventId: lastEventId.toString(),
-        });
-        return;
-      }
-      this.lastSent = lastEventId;
-      await this.catchUp();
     });
   }
 
+  private async begin(lastEventId: bigint | undefined): Promise<void> {
+    if (lastEventId === undefined) {
+      this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
+      return;
+    }
+    this.lastSent = lastEventId;
+    if (lastEventId > 0n && !(await this.events.userEventExists(this.userId, lastEventId))) {
+      this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
+      this.socket.emit('resync', {
+        reason: 'lastEventId is no longer retained; refetch job state over REST',
+        lastEventId: lastEventId.toString(),
+      });
+      return;
+    }
+    await this.catchUp();
+  }
+
   offer(event: PublishedJobEvent): Promise<void> {
-    return this.enqueue(async () => {
+    return this.enqueue(() => {
       const id = BigInt(event.eventId);
-      if (id <= this.lastSent) return;
+      if (this.closed || id <= this.lastSent) return;
       const previous = event.previousEventId === null ? 0n : BigInt(event.previousEventId);
       if (previous !== this.lastSent) {
         // Publishes from different processes may overtake each other: give the predecessor a
         // moment to arrive before reading the gap from the database.
         this.early.set(previous, event);
-        if (!this.gapTimer) {
-          this.gapTimer = setTimeout(() => {
-            this.gapTimer = undefined;
-            void this.enqueue(() => this.catchUp());
-          }, REORDER_WAIT_MS);
-          this.gapTimer.unref();
-        }
+        this.scheduleGapRead();
         return;
       }
       this.send(toPayload(event), id);
@@ -90,8 +96,26 @@ export class SocketFeed {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.gapTimer);
     this.early.clear();
+  }
+
+  /** Reads the gap if the held-back events' predecessors have not come in time; again if it fails. */
+  private scheduleGapRead(): void {
+    if (this.gapTimer || this.closed) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      void this.enqueue(async () => {
+        try {
+          await this.catchUp();
+        } catch (error) {
+          if (this.early.size > 0) this.scheduleGapRead();
+          throw error;
+        }
+      });
+    }, REORDER_WAIT_MS);
+    this.gapTimer.unref();
   }
 
   /** After the live channel was interrupted: read whatever was missed. */
@@ -100,7 +124,7 @@ export class SocketFeed {
   }
 
   private async catchUp(): Promise<void> {
-    for (;;) {
+    while (!this.closed) {
       const page = await this.events.userEventsAfter(this.userId, this.lastSent, PAGE);
       for (const event of page) this.send(toEventView(event), event.id);
       if (page.length < PAGE) break;
@@ -128,7 +152,7 @@ export class SocketFeed {
     this.lastSent = id;
   }
 
-  private enqueue(work: () => Promise<void>): Promise<void> {
+  private enqueue(work: () => Promise<void> | void): Promise<void> {
     this.chain = this.chain.then(work).catch(this.onError);
     return this.chain;
   }

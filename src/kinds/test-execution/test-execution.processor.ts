@@ -120,7 +120,7 @@ export class TestExecutionProcessor
         signal: ctx.signal,
         sandbox,
         writable: [ctx.workspace, scratch],
-        hidden: hiddenDirs([process.cwd(), this.config.dataDir]),
+        hidden: hiddenDirs([process.cwd(), this.config.dataDir, this.config.workspacesDir]),
         onOutput: (raw) => {
           // PostgreSQL text and jsonb cannot hold NUL: one printed must not fail the job.
           const text = raw.replace(/\0/g, '\uFFFD');
