@@ -40,6 +40,17 @@ import { ProjectRepository } from '../projects/project.repository';
 
 const LOG_SAVE_MS = 1000;
 const WORKSPACE_RETRY_MS = 1000;
+const WORKSPACE_RETRY_MAX_MS = 30_000;
+
+/**
+ * A job waiting for a busy workspace comes back after 1 s, 2 s, 4 s … up to 30 s (with jitter),
+ * so that jobs queued behind a long run do not spend the kind's rate limit polling.
+ */
+function workspaceRetryDelay(job: BullJob<QueuedJobData>): number {
+  const waits = Math.max(0, job.attemptsStarted - job.attemptsMade - 1);
+  const base = Math.min(WORKSPACE_RETRY_MAX_MS, WORKSPACE_RETRY_MS * 2 ** Math.min(waits, 5));
+  return base / 2 + Math.random() * (base / 2);
+}
 const LEASE_SETTLE_MS = 30_000;
 
 function settled(work: Promise<unknown>, boundMs: number): Promise<void> {
@@ -233,7 +244,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     }
     const lease = await this.workspaceLocks.acquire(project.id, row.id);
     if (!lease) {
-      await job.moveToDelayed(Date.now() + WORKSPACE_RETRY_MS, token);
+      await job.moveToDelayed(Date.now() + workspaceRetryDelay(job), token);
       throw new DelayedError();
     }
     return { workspace: project.workspacePath, release: () => lease.release() };
