@@ -32,6 +32,8 @@ function assumedQueued(id: string, maxAttempts: number): Job {
     startedAt: null,
     finishedAt: null,
     updatedAt: unknown,
+    // Not known: the write compares the status alone.
+    version: -1,
   };
 }
 

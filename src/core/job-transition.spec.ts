@@ -25,6 +25,7 @@ function job(status: string, extra: Partial<Job> = {}): Job {
     startedAt: null,
     finishedAt: null,
     updatedAt: now,
+    version: 0,
     ...extra,
   };
 }

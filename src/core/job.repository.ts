@@ -181,7 +181,8 @@ export class JobRepository {
         if (!plan) return null;
         const { update, event } = plan;
         const [row] = await this.prisma.$queryRaw<WriteRow[]>`
-          SELECT * FROM conveyor_transition_job(${jobId}::uuid, ${current.status}, ${update.status},
+          SELECT * FROM conveyor_transition_job(${jobId}::uuid, ${current.status},
+            ${current.version}::int, ${update.status},
             ${update.progress}::int, ${update.message}, ${update.result !== undefined},
             ${jsonParam(update.result)}::jsonb, ${update.error}, ${update.attempts}::int,
             ${update.startedAt}::timestamptz, ${update.finishedAt}::timestamptz,

@@ -480,6 +480,7 @@ describe.each([postgres(), pglite()])('on a freshly migrated $name database', (b
       startedAt: new Date('2026-01-02T03:04:06.001Z'),
       finishedAt: new Date('2026-01-02T03:05:00.999Z'),
       updatedAt: new Date('2026-01-02T03:05:01.002Z'),
+      version: 7,
     } satisfies Prisma.JobUncheckedCreateInput;
     const event = {
       id: 9007199254740993n,
