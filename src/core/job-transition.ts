@@ -45,7 +45,7 @@ export interface PlannedTransition {
   event: EventDraft;
 }
 
-export function canApply(status: string, change: JobChange): boolean {
+function canApply(status: string, change: JobChange): boolean {
   return (ALLOWED_FROM[change.type] as readonly string[]).includes(status);
 }
 

@@ -22,10 +22,6 @@ type DatabaseHandle = Awaited<ReturnType<typeof openDatabase>>;
 export class DatabaseService implements OnApplicationShutdown {
   constructor(@Inject(DATABASE_HANDLE) private readonly handle: DatabaseHandle) {}
 
-  get kind(): DatabaseHandle['kind'] {
-    return this.handle.kind;
-  }
-
   async ping(): Promise<boolean> {
     try {
       await this.handle.prisma.$queryRaw`SELECT 1`;

@@ -105,10 +105,4 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
       for (const feed of userFeeds.values()) void feed.resume();
     }
   }
-
-  connectedSockets(): number {
-    let count = 0;
-    for (const userFeeds of this.feeds.values()) count += userFeeds.size;
-    return count;
-  }
 }

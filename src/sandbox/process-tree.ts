@@ -52,12 +52,3 @@ export function killTree(pid: number): void {
   signal(pid, 'SIGKILL');
   for (const child of descendants) signal(child, 'SIGKILL');
 }
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -4,8 +4,6 @@ import { startStack, TEST_JWT_SECRET, tokenFor, type TestStack } from '../suppor
 import { AdminApi, Api, expectError, uniqueUser, type JobBody } from '../support/api';
 import { echoKind } from '../support/test-kinds';
 
-jest.setTimeout(120_000);
-
 interface OpenApiDocument {
   openapi: string;
   paths: Record<string, Record<string, unknown>>;

@@ -4,8 +4,6 @@ import { AdminApi, Api, expectError, uniqueUser, type EventBody } from '../suppo
 import { EchoParams, EchoProcessor, echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
 
-jest.setTimeout(120_000);
-
 /** Echo with a long backoff, so that a failed attempt leaves the job waiting for its next one. */
 const patientKind = defineJobKind({
   name: 'patient',

@@ -4,8 +4,6 @@ import { AdminApi, Api, expectError, uniqueUser, type EventBody } from '../suppo
 import { EchoParams, EchoProcessor, echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
 
-jest.setTimeout(120_000);
-
 const TIMEOUT_MS = 300;
 
 /** Same work as echo, but every attempt is cut off after TIMEOUT_MS. */

@@ -1,4 +1,3 @@
-import { defineJobKind } from '../../src/core/job.types';
 import { startStack, type TestStack } from '../support/app';
 import {
   AdminApi,
@@ -8,16 +7,7 @@ import {
   type EventBody,
   type JobBody,
 } from '../support/api';
-import { EchoParams, EchoProcessor, echoKind } from '../support/test-kinds';
-
-jest.setTimeout(120_000);
-
-const otherKind = defineJobKind({
-  name: 'other',
-  params: EchoParams,
-  processor: EchoProcessor,
-  policies: { backoffMs: 50 },
-});
+import { echoKind, otherKind } from '../support/test-kinds';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 

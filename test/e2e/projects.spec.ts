@@ -9,8 +9,6 @@ import { git, GitHttpsServer, makeBareRepo } from '../support/fixture-repos';
 import { killAll, processesIn, waitNoProcesses } from '../support/processes';
 import { waitFor } from '../support/wait';
 
-jest.setTimeout(120_000);
-
 interface ProjectBody {
   id: string;
   name: string;

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { startStack, tokenFor, type TestStack } from '../support/app';
 import { echoKind } from '../support/test-kinds';
+import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
 
 interface JobBody {
@@ -14,18 +14,6 @@ interface JobBody {
 
 const RESPONSE_BOUND_MS = 10_000;
 const UUID_SUFFIX = /:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A private redis-server child on a fixed port, so that it can be stopped and restarted. */
 class RedisServer {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { createConveyor } from '../../src/app.factory';
 import { JwtService } from '../../src/auth/jwt.service';
 import type { JobKind } from '../../src/core/job.types';
@@ -14,22 +13,11 @@ import {
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { dropPrefix, uniquePrefix } from '../support/redis';
 import { echoKind } from '../support/test-kinds';
+import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
 
 /** Covers ts-node compiling the app in the child as well as the start-up itself. */
 const EXIT_BOUND_MS = 30_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** TCP ports the process listens on, from its socket inodes and /proc/net/tcp{,6}. */
 async function listeningPorts(pid: number): Promise<number[]> {

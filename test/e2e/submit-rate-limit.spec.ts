@@ -3,8 +3,6 @@ import { startStack, type TestStack } from '../support/app';
 import { Api, expectError, uniqueUser, type JobBody } from '../support/api';
 import { echoKind } from '../support/test-kinds';
 
-jest.setTimeout(120_000);
-
 const LIMIT = 3;
 const WINDOW_MS = 60_000;
 

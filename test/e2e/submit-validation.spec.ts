@@ -1,17 +1,6 @@
-import { defineJobKind } from '../../src/core/job.types';
 import { startStack, type TestStack } from '../support/app';
 import { AdminApi, Api, expectError, uniqueUser, type JobBody } from '../support/api';
-import { EchoParams, EchoProcessor, echoKind } from '../support/test-kinds';
-
-jest.setTimeout(120_000);
-
-/** A second kind, so that idempotency keys can be shown to be scoped per kind. */
-const otherKind = defineJobKind({
-  name: 'other',
-  params: EchoParams,
-  processor: EchoProcessor,
-  policies: { backoffMs: 50 },
-});
+import { echoKind, otherKind } from '../support/test-kinds';
 
 const BODY_LIMIT_BYTES = 2048;
 

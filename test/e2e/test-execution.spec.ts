@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_TEST_COMMAND_ALLOWLIST } from '../../src/config/app-config';
 import { JOB_KINDS } from '../../src/job-kinds';
+import type { TestExecutionResult } from '../../src/kinds/test-execution/test-execution.params';
 import { startStack, TEST_JWT_SECRET, tokenFor, type TestStack } from '../support/app';
 import { Api, expectError, uniqueUser, type EventBody, type JobBody } from '../support/api';
 import { makeBareRepo } from '../support/fixture-repos';
@@ -19,8 +20,6 @@ import { TEST_REDIS_URL } from '../support/redis';
 import { baseUrl, connectSocket, type ReceivedEvent, type TestSocket } from '../support/socket';
 import { waitFor } from '../support/wait';
 
-jest.setTimeout(120_000);
-
 const KIND = 'test-execution';
 const MISSING_RUNNER = 'conveyor-missing-runner';
 const LINES = 3000;
@@ -31,16 +30,6 @@ const CANARY_TOKEN = `canary-token-${RUN_ID}`;
 /** Outside /tmp (which bubblewrap replaces) and outside every workspace. */
 const OUTSIDE_FILE = `/var/tmp/conveyor-e2e-outside-${RUN_ID}`;
 const POSTGRES_SOCKET = '/run/postgresql/.s.PGSQL.5432';
-
-interface TestResult {
-  exitCode: number | null;
-  signal: string | null;
-  passed: number | null;
-  failed: number | null;
-  skipped: number | null;
-  durationMs: number;
-  outputTail: string;
-}
 
 const RESULT_KEYS = [
   'durationMs',
@@ -416,10 +405,10 @@ function statuses(events: readonly { status: string }[]): string[] {
   return events.map((event) => event.status);
 }
 
-function result(job: JobBody): TestResult {
+function result(job: JobBody): TestExecutionResult {
   expect(job.result).not.toBeNull();
   expect(Object.keys(job.result ?? {}).sort()).toEqual(RESULT_KEYS);
-  return job.result as unknown as TestResult;
+  return job.result as unknown as TestExecutionResult;
 }
 
 function probeOf(log: string): Probe {

@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Response } from 'supertest';
 import { tokenFor, type TestStack } from './app';
 import { waitFor } from './wait';
+import type { QueueStats } from '../../src/core/job-queue.service';
 
 /** The JSON shapes the REST API answers with, as the tests read them. */
 export interface JobBody {
@@ -48,16 +49,7 @@ export interface ErrorBody {
   message: string;
 }
 
-export interface QueueStats {
-  kind: string;
-  paused: boolean;
-  waiting: number;
-  active: number;
-  prioritized: number;
-  delayed: number;
-  completed: number;
-  failed: number;
-}
+export type { QueueStats };
 
 export const TERMINAL = ['done', 'error', 'cancelled'] as const;
 

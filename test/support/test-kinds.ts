@@ -68,3 +68,11 @@ export const echoKind = defineJobKind({
   processor: EchoProcessor,
   policies: { backoffMs: 50 },
 });
+
+/** A second kind with the same processor, for what is scoped or listed per kind. */
+export const otherKind = defineJobKind({
+  name: 'other',
+  params: EchoParams,
+  processor: EchoProcessor,
+  policies: { backoffMs: 50 },
+});
