@@ -55,6 +55,7 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
         }
         data.user = user;
         data.lastEventId = typeof lastEventId === 'string' ? BigInt(lastEventId) : undefined;
+        data.lastEventIdIsCurrent = false;
       } catch (error) {
         const reason = error instanceof InvalidTokenError ? error.message : 'authentication failed';
         return next(new Error(`unauthorized: ${reason}`));
@@ -65,6 +66,7 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
       this.events.latestUserEventId(data.user.id).then(
         (latest) => {
           data.lastEventId = latest ?? 0n;
+          data.lastEventIdIsCurrent = true;
           next();
         },
         (error: Error) => {
@@ -76,7 +78,7 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
   }
 
   async handleConnection(socket: JobSocket): Promise<void> {
-    const { user, lastEventId } = socket.data;
+    const { user, lastEventId, lastEventIdIsCurrent } = socket.data;
     await socket.join(userRoom(user.id));
     const feed = new SocketFeed(socket, user.id, this.events, (error) =>
       this.logger.warn(`socket ${socket.id}: ${(error as Error).message}`),
@@ -84,7 +86,7 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
     let userFeeds = this.feeds.get(user.id);
     if (!userFeeds) this.feeds.set(user.id, (userFeeds = new Map<string, SocketFeed>()));
     userFeeds.set(socket.id, feed);
-    await feed.start(lastEventId);
+    await feed.start(lastEventId, lastEventIdIsCurrent);
   }
 
   handleDisconnect(socket: JobSocket): void {

@@ -21,6 +21,8 @@ export type InterServerEvents = Record<string, never>;
 export interface SocketData {
   user: AuthUser;
   lastEventId: bigint | undefined;
+  /** lastEventId was read from the database at connect, not sent by the client: it exists. */
+  lastEventIdIsCurrent: boolean;
 }
 
 export function userRoom(userId: string): string {

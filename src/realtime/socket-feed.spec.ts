@@ -349,6 +349,16 @@ describe('SocketFeed', () => {
     });
   });
 
+  describe('a start from the latest id read at connect', () => {
+    it('does not check that id again, and still sends what came after it', async () => {
+      events.appendMany(3);
+      const existenceChecks = jest.spyOn(events, 'userEventExists');
+      await feed.start(2n, true);
+      expect(existenceChecks).not.toHaveBeenCalled();
+      expect(socket.ids()).toEqual(['3']);
+    });
+  });
+
   describe('a start that cannot read', () => {
     it('disconnects the socket rather than guess where to start', async () => {
       events.appendMany(3);

@@ -43,10 +43,11 @@ export class SocketFeed {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  start(lastEventId: bigint | undefined): Promise<void> {
+  /** `current`: lastEventId was just read as the user's latest, so it needs no retention check. */
+  start(lastEventId: bigint | undefined, current = false): Promise<void> {
     return this.enqueue(async () => {
       try {
-        await this.begin(lastEventId);
+        await this.begin(lastEventId, current);
       } catch (error) {
         // Without a known starting point the feed could only guess; the client reconnects
         // with its lastEventId and gets exactly what it missed.
@@ -56,13 +57,17 @@ export class SocketFeed {
     });
   }
 
-  private async begin(lastEventId: bigint | undefined): Promise<void> {
+  private async begin(lastEventId: bigint | undefined, current: boolean): Promise<void> {
     if (lastEventId === undefined) {
       this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
       return;
     }
     this.lastSent = lastEventId;
-    if (lastEventId > 0n && !(await this.events.userEventExists(this.userId, lastEventId))) {
+    if (
+      !current &&
+      lastEventId > 0n &&
+      !(await this.events.userEventExists(this.userId, lastEventId))
+    ) {
       this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
       this.socket.emit('resync', {
         reason: 'lastEventId is no longer retained; refetch job state over REST',
