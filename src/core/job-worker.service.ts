@@ -200,6 +200,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
           if (!applied) controller.abort(new JobCancelledError());
         },
         log: (text) => log.append(text),
+        output: (text) => log.append(text),
       };
       let result: JsonValue | void;
       try {

@@ -47,6 +47,11 @@ export interface JobContext<P> {
   progress(percent: number, message?: string): Promise<void>;
   /** Appends to the job's stored log (GET /jobs/:id/log); the tail is kept past the cap. */
   log(text: string): void;
+  /**
+   * What a person would watch scroll by (test output, LLM tokens): appended to the log and
+   * streamed live as the `output` of progress events (SPEC §9).
+   */
+  output(text: string): void;
 }
 
 /** What a kind's submit-time check sees besides the params. */
@@ -65,6 +70,8 @@ export interface JobKind<P extends object = object, R extends JsonValue | void =
   readonly name: string;
   readonly params: Type<P>;
   readonly processor: Type<JobProcessor<P, R>>;
+  /** The result's shape as a class with @ApiProperty decorators (OpenAPI, MCP); free-form when absent. */
+  readonly result?: Type<object>;
   readonly policies?: Partial<JobPolicies>;
   /** Runs in a project's workspace: submit needs a ready project of the caller, runs are serialised per project. */
   readonly workspace?: boolean;
