@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -43,6 +44,7 @@ export interface AppConfig {
   allowLocalRepos: boolean;
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
+  prCreation: PrCreationConfig;
   logLevel: LogLevel;
 }
 
@@ -201,6 +203,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     allowLocalRepos: bool(env, 'ALLOW_LOCAL_REPOS', false),
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
+    prCreation: parsePrCreationConfig(env, bool(env, 'ALLOW_LOCAL_REPOS', false)),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 }

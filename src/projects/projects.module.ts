@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { GitCli } from './git-cli';
 import { ProjectRepository } from './project.repository';
 import { ProjectsController } from './projects.controller';
 import { ProjectsService } from './projects.service';
@@ -11,9 +12,9 @@ export class ProjectsModule {
   static forRoot(api: boolean): DynamicModule {
     return {
       module: ProjectsModule,
-      providers: [ProjectRepository, WorkspaceService, ...(api ? [ProjectsService] : [])],
+      providers: [ProjectRepository, GitCli, WorkspaceService, ...(api ? [ProjectsService] : [])],
       controllers: api ? [ProjectsController] : [],
-      exports: [ProjectRepository, WorkspaceService],
+      exports: [ProjectRepository, GitCli, WorkspaceService],
     };
   }
 }

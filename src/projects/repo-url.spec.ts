@@ -1,4 +1,4 @@
-import { BRANCH_NAME, repoUrlProblem } from './repo-url';
+import { BRANCH_NAME, ownerAndRepo, repoUrlProblem } from './repo-url';
 
 describe('repoUrlProblem', () => {
   it.each([
@@ -26,7 +26,6 @@ describe('repoUrlProblem', () => {
   );
 
   it.each([
-    ['plain http', 'http://github.com/acme/widgets.git'],
     ['ftp', 'ftp://example.com/widgets.git'],
     ['the git protocol', 'git://github.com/acme/widgets.git'],
     ['a host without a path', 'https://github.com'],
@@ -45,6 +44,15 @@ describe('repoUrlProblem', () => {
     const message = 'repoUrl must be an https or ssh git URL';
     expect(repoUrlProblem(url, true)).toBe(message);
     expect(repoUrlProblem(url, false)).toBe(message);
+  });
+
+  it('accepts a plain http:// URL only when ALLOW_LOCAL_REPOS=true', () => {
+    const url = 'http://127.0.0.1:8080/acme/widgets.git';
+    expect(repoUrlProblem(url, true)).toBeNull();
+    expect(repoUrlProblem(url, false)).toBe('repoUrl: plain http:// needs ALLOW_LOCAL_REPOS=true');
+    expect(repoUrlProblem('http://github.com', true)).toBe(
+      'repoUrl must be an https or ssh git URL',
+    );
   });
 
   it.each(['-uhttps://x/y', '--upload-pack=touch /tmp/pwned', '-'])(
@@ -91,4 +99,23 @@ describe('BRANCH_NAME', () => {
   ])('refuses a name with %s', (_label, name) => {
     expect(BRANCH_NAME.test(name)).toBe(false);
   });
+});
+
+describe('ownerAndRepo', () => {
+  it.each([
+    ['https://github.com/acme/widgets.git', 'acme', 'widgets'],
+    ['https://github.com/acme/widgets', 'acme', 'widgets'],
+    ['https://ghe.example.com/acme/widgets.git/', 'acme', 'widgets'],
+    ['http://127.0.0.1:9000/acme/widgets.git', 'acme', 'widgets'],
+    ['ssh://git@github.com/acme/widgets.git', 'acme', 'widgets'],
+    ['git@github.com:acme/widgets.git', 'acme', 'widgets'],
+    ['https://github.com/acme/my.repo-1', 'acme', 'my.repo-1'],
+  ])('reads %s as %s/%s', (url, owner, repo) => {
+    expect(ownerAndRepo(url)).toEqual({ owner, repo });
+  });
+
+  it.each(['/srv/git/widgets.git', 'file:///srv/acme/widgets.git', 'https://github.com/widgets'])(
+    'finds no owner and repository in %s',
+    (url) => expect(ownerAndRepo(url)).toBeNull(),
+  );
 });

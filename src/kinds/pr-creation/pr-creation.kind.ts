@@ -1,0 +1,14 @@
+import { defineJobKind } from '../../core/job.types';
+import { checkPrCreation } from './pr-creation.check';
+import { PrCreationParams } from './pr-creation.params';
+import { PrCreationProcessor } from './pr-creation.processor';
+import { PrCreationResultView } from './pr-creation.result';
+
+export const prCreationKind = defineJobKind({
+  name: 'pr-creation',
+  params: PrCreationParams,
+  processor: PrCreationProcessor,
+  result: PrCreationResultView,
+  workspace: true,
+  check: checkPrCreation,
+});

@@ -1,0 +1,278 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { JobCancelledError, NonRetryableJobError } from '../../core/job.errors';
+import type { JobContext, JobProcessor } from '../../core/job.types';
+import { GitCli, GitError, type GitOutput, type GitRunOptions } from '../../projects/git-cli';
+import { checkBranchName } from '../../projects/git-ref';
+import { ProjectRepository } from '../../projects/project.repository';
+import { ownerAndRepo, repoUrlProblem } from '../../projects/repo-url';
+import { GitHubClient } from './github.client';
+import type { PrCreationParams } from './pr-creation.params';
+import type { PrCreationResult } from './pr-creation.result';
+import type { PullRequestHost } from './pull-request-host';
+
+/** Operations that leave a workspace half-way; committing on top of one would be wrong. */
+const IN_PROGRESS: [string, string][] = [
+  ['MERGE_HEAD', 'a merge'],
+  ['rebase-merge', 'a rebase'],
+  ['rebase-apply', 'a rebase or git am'],
+  ['CHERRY_PICK_HEAD', 'a cherry-pick'],
+  ['REVERT_HEAD', 'a revert'],
+  ['BISECT_LOG', 'a bisect'],
+];
+
+/** Hooks of the workspace never run: its content is not trusted to execute on the worker. */
+const NO_HOOKS = ['-c', 'core.hooksPath=/dev/null'];
+
+type Git = (args: string[], options?: GitRunOptions) => Promise<GitOutput>;
+
+/**
+ * A failed fetch or push: an answer another attempt cannot change (auth, not found, rejected)
+ * fails the job at once; anything else (network, 5xx) is left to the retry policy.
+ */
+function remoteFailure(what: string, error: unknown): Error {
+  if (!(error instanceof GitError)) return error as Error;
+  const reason = error.message;
+  const status = /returned error: (\d{3})/.exec(reason)?.[1];
+  const final =
+    /Authentication failed|could not read (Username|Password)|Permission denied|not found|does not appear to be a git repository|terminal prompts disabled/i.test(
+      reason,
+    ) ||
+    (status !== undefined && status.startsWith('4') && status !== '408' && status !== '429');
+  const message = `git could not ${what}: ${reason}`;
+  return final ? new NonRetryableJobError(message) : new Error(message);
+}
+
+@Injectable()
+export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCreationResult> {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly gitCli: GitCli,
+    private readonly projects: ProjectRepository,
+  ) {}
+
+  async process(ctx: JobContext<PrCreationParams>): Promise<PrCreationResult> {
+    const { params } = ctx;
+    const { githubToken: token, githubApiUrl } = this.config.prCreation;
+    if (token === undefined) {
+      throw new NonRetryableJobError(
+        'GITHUB_TOKEN is not set on the worker: cannot push or open a pull request',
+      );
+    }
+    const workspace = ctx.workspace;
+    if (!workspace) throw new NonRetryableJobError('pr-creation needs a project workspace');
+    const project = await this.projects.findById(ctx.projectId);
+    if (!project) throw new NonRetryableJobError(`project ${ctx.projectId} no longer exists`);
+    const repoUrl = project.repoUrl;
+    if (!repoUrl) {
+      throw new NonRetryableJobError(
+        'the project has no remote repository (repoUrl): nothing to push to',
+      );
+    }
+    const urlProblem = repoUrlProblem(repoUrl, this.config.allowLocalRepos);
+    if (urlProblem) throw new NonRetryableJobError(urlProblem);
+    const slug = ownerAndRepo(repoUrl);
+    if (!slug) {
+      throw new NonRetryableJobError(
+        `cannot read <owner>/<repo> from the project's repoUrl ${repoUrl}`,
+      );
+    }
+    const source = params.sourceBranch;
+    const target = params.targetBranch ?? project.defaultBranch;
+    for (const [field, name] of [
+      ['params.sourceBranch', source],
+      ['params.targetBranch', target],
+    ] as const) {
+      const problem = await checkBranchName(this.gitCli, field, name);
+      if (problem) throw new NonRetryableJobError(problem);
+    }
+    if (source === target) {
+      throw new NonRetryableJobError(`sourceBranch and targetBranch are both ${source}`);
+    }
+
+    const git: Git = async (args, options = {}) => {
+      try {
+        return await this.gitCli.run(['-C', workspace, ...args], {
+          signal: ctx.signal,
+          redact: [token],
+          ...options,
+        });
+      } catch (error) {
+        if (ctx.signal.aborted) throw new JobCancelledError();
+        throw error;
+      }
+    };
+    // Only http(s) remotes take the token; an ssh remote uses the worker's own ssh keys.
+    const remote: GitRunOptions = /^https?:\/\//.test(repoUrl)
+      ? { config: credentialConfig(repoUrl, token) }
+      : {};
+
+    await ctx.progress(5, 'checking the workspace');
+    await this.assertNothingInProgress(git, workspace);
+
+    await ctx.progress(15, `fetching ${target}`);
+    const base = `refs/remotes/origin/${target}`;
+    await git(
+      ['fetch', '--quiet', '--no-tags', 'origin', `+refs/heads/${target}:${base}`],
+      remote,
+    ).catch((error: unknown) => {
+      if (error instanceof GitError && /couldn't find remote ref/i.test(error.message)) {
+        throw new NonRetryableJobError(`targetBranch ${target} does not exist on the remote`);
+      }
+      throw remoteFailure(`fetch ${target}`, error);
+    });
+
+    await ctx.progress(30, params.commitId ? 'reading the commit' : 'committing the changes');
+    const headSha = params.commitId
+      ? await this.existingCommit(git, params.commitId)
+      : await this.commitChanges(git, source, params.commitMessage ?? params.title);
+    const ahead = Number((await git(['rev-list', '--count', `${base}..${headSha}`, '--'])).stdout);
+    if (ahead === 0) {
+      throw new NonRetryableJobError(
+        params.commitId
+          ? `nothing to propose: commit ${params.commitId} is already in ${target}`
+          : `nothing to propose: the workspace has no uncommitted changes and no commit ahead of ${target}`,
+      );
+    }
+    const changed = await git(['diff', '--name-only', '-z', `${base}...${headSha}`, '--']);
+    const filesChanged = changed.stdout.split('\0').filter((path) => path !== '').length;
+    ctx.log(`${headSha}: ${ahead} commit(s) ahead of ${target}, ${filesChanged} file(s) changed\n`);
+
+    await ctx.progress(50, `pushing ${source}`);
+    await this.push(git, remote, source, headSha);
+    ctx.log(`pushed ${headSha} to ${source}\n`);
+
+    await ctx.progress(75, 'opening the pull request');
+    const host: PullRequestHost = new GitHubClient({
+      token,
+      baseUrl: githubApiUrl,
+      ...slug,
+      signal: ctx.signal,
+    });
+    const pr = await host.openOrUpdate({
+      head: source,
+      base: target,
+      title: params.title,
+      body: params.body ?? params.description ?? '',
+      draft: params.draft ?? false,
+    });
+    ctx.log(`pull request #${pr.number} ${pr.operation}: ${pr.url}\n`);
+    if (params.labels?.length) await host.addLabels(pr.number, params.labels);
+    if (params.reviewers?.length) await host.requestReviewers(pr.number, params.reviewers);
+    if (params.assignees?.length) await host.addAssignees(pr.number, params.assignees);
+    return {
+      number: pr.number,
+      url: pr.url,
+      branch: source,
+      base: target,
+      headSha,
+      operation: pr.operation,
+      filesChanged,
+    };
+  }
+
+  private async assertNothingInProgress(git: Git, workspace: string): Promise<void> {
+    const dir = (await git(['rev-parse', '--git-dir'])).stdout.trim();
+    const gitDir = isAbsolute(dir) ? dir : join(workspace, dir);
+    for (const [marker, operation] of IN_PROGRESS) {
+      if (existsSync(join(gitDir, marker))) {
+        throw new NonRetryableJobError(
+          `the workspace is in the middle of ${operation}: finish or abort it first`,
+        );
+      }
+    }
+    const unmerged = (await git(['diff', '--name-only', '-z', '--diff-filter=U'])).stdout
+      .split('\0')
+      .filter((path) => path !== '');
+    if (unmerged.length > 0) {
+      throw new NonRetryableJobError(
+        `the workspace has unresolved conflicts in ${unmerged.slice(0, 10).join(', ')}`,
+      );
+    }
+  }
+
+  private async existingCommit(git: Git, commitId: string): Promise<string> {
+    const found = await git(
+      ['rev-parse', '--verify', '--quiet', '--end-of-options', `${commitId}^{commit}`],
+      {
+        okExitCodes: [1, 128],
+      },
+    );
+    const sha = found.stdout.trim();
+    if (found.exitCode !== 0 || sha === '') {
+      throw new NonRetryableJobError(`commitId ${commitId} is not a commit in the workspace`);
+    }
+    return sha;
+  }
+
+  /** Commits every change (new, modified, deleted) on `branch`; without changes, HEAD as it is. */
+  private async commitChanges(git: Git, branch: string, message: string): Promise<string> {
+    await git(['add', '--all', '--', '.']);
+    const staged =
+      (await git(['diff', '--cached', '--quiet'], { okExitCodes: [1] })).exitCode === 1;
+    const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD'], { okExitCodes: [1, 128] });
+    if (!staged) {
+      if (head.exitCode !== 0) {
+        throw new NonRetryableJobError(
+          'nothing to propose: the workspace has no commit and no changes',
+        );
+      }
+      return head.stdout.trim();
+    }
+    // Created, or moved to where the workspace is; the changes come along.
+    await git(['switch', '--quiet', '--force-create', branch]);
+    const { authorName, authorEmail } = this.config.prCreation;
+    await git([...NO_HOOKS, 'commit', '--quiet', '--no-verify', '--no-gpg-sign', '-m', message], {
+      env: {
+        GIT_AUTHOR_NAME: authorName,
+        GIT_AUTHOR_EMAIL: authorEmail,
+        GIT_COMMITTER_NAME: authorName,
+        GIT_COMMITTER_EMAIL: authorEmail,
+      },
+    });
+    return (await git(['rev-parse', '--verify', 'HEAD'])).stdout.trim();
+  }
+
+  /**
+   * --force-with-lease against where this workspace last saw the remote branch (its
+   * remote-tracking ref, or "absent"): a branch someone else moved meanwhile is not overwritten.
+   */
+  private async push(git: Git, remote: GitRunOptions, branch: string, sha: string): Promise<void> {
+    const tracking = `refs/remotes/origin/${branch}`;
+    const seen = await git(['rev-parse', '--verify', '--quiet', tracking], { okExitCodes: [1] });
+    const lease = seen.exitCode === 0 ? seen.stdout.trim() : '';
+    try {
+      await git(
+        [
+          ...NO_HOOKS,
+          'push',
+          '--quiet',
+          '--no-verify',
+          `--force-with-lease=refs/heads/${branch}:${lease}`,
+          'origin',
+          `${sha}:refs/heads/${branch}`,
+        ],
+        remote,
+      );
+    } catch (error) {
+      if (error instanceof GitError && /\[(remote )?rejected\]/.test(error.message)) {
+        const why = /stale info/.test(error.message)
+          ? `the remote branch ${branch} moved since this workspace last saw it`
+          : `the remote refused ${branch}`;
+        throw new NonRetryableJobError(`push rejected: ${why} (git: ${error.message})`);
+      }
+      throw remoteFailure(`push ${branch}`, error);
+    }
+  }
+}
+
+/**
+ * The token as GitHub takes it over HTTPS (Basic, user x-access-token), as an extra header for
+ * this repository's URL only, in the environment of the one git command that needs it.
+ */
+function credentialConfig(repoUrl: string, token: string): Record<string, string> {
+  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
+  return { [`http.${repoUrl}.extraHeader`]: `Authorization: Basic ${basic}` };
+}

@@ -1,0 +1,27 @@
+/** A pull request as the job reports it. */
+export interface PullRequestRef {
+  number: number;
+  url: string;
+}
+
+export interface PullRequestDraft {
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  draft: boolean;
+}
+
+/**
+ * Where pull requests are opened. GitHub (and GitHub Enterprise) is the one implementation; a
+ * GitLab or Bitbucket one would implement the same calls.
+ */
+export interface PullRequestHost {
+  /** Opens the pull request, or updates (title, body) the open one for the same head and base. */
+  openOrUpdate(
+    draft: PullRequestDraft,
+  ): Promise<PullRequestRef & { operation: 'created' | 'updated' }>;
+  addLabels(number: number, labels: string[]): Promise<void>;
+  requestReviewers(number: number, reviewers: string[]): Promise<void>;
+  addAssignees(number: number, assignees: string[]): Promise<void>;
+}
