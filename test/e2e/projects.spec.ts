@@ -274,7 +274,6 @@ describe('projects (ALLOW_LOCAL_REPOS=true)', () => {
     ['name too long', { name: 'n'.repeat(201) }, /name/],
     ['name not a string', { name: 42 }, /name/],
     ['repoUrl over ftp', { name: 'x', repoUrl: 'ftp://example.com/x.git' }, /repoUrl/],
-    ['repoUrl over plain http', { name: 'x', repoUrl: 'http://example.com/x.git' }, /repoUrl/],
     ['repoUrl relative', { name: 'x', repoUrl: '../x' }, /repoUrl/],
     ['repoUrl an option', { name: 'x', repoUrl: '--upload-pack=touch' }, /repoUrl/],
     ['repoUrl with a space', { name: 'x', repoUrl: 'https://example.com/a b.git' }, /repoUrl/],
@@ -409,6 +408,16 @@ describe('projects (local repositories not allowed)', () => {
       await alice.create({ name: 'local', repoUrl: repoUrl() }),
       400,
       'repoUrl: local paths and file:// need ALLOW_LOCAL_REPOS=true',
+    );
+    expect((await alice.get('/projects')).body).toEqual([]);
+  });
+
+  it('refuses a plain http:// URL with 400 naming ALLOW_LOCAL_REPOS', async () => {
+    const alice = new Projects(stack, uniqueUser('alice'));
+    expectError(
+      await alice.create({ name: 'plain', repoUrl: 'http://example.com/acme/x.git' }),
+      400,
+      'repoUrl: plain http:// needs ALLOW_LOCAL_REPOS=true',
     );
     expect((await alice.get('/projects')).body).toEqual([]);
   });
