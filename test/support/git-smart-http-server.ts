@@ -36,9 +36,9 @@ export class GitSmartHttpServer {
   }
 
   static async start(root: string, token: string): Promise<GitSmartHttpServer> {
-    let self: GitSmartHttpServer | undefined;
-    const server = createServer((req, res) => self?.handle(req, res));
-    self = new GitSmartHttpServer(server, root, token);
+    const server = createServer();
+    const self = new GitSmartHttpServer(server, root, token);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => self.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return self;
   }

@@ -62,9 +62,9 @@ export class GitHubApiServer {
   }
 
   static async start(reposRoot: string, token: string): Promise<GitHubApiServer> {
-    let self: GitHubApiServer | undefined;
-    const server = createServer((req, res) => void self?.handle(req, res));
-    self = new GitHubApiServer(server, reposRoot, token);
+    const server = createServer();
+    const self = new GitHubApiServer(server, reposRoot, token);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void self.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return self;
   }
