@@ -23,6 +23,8 @@ export function basicTokenAuth(token: string): string {
  */
 export class GitSmartHttpServer {
   readonly requests: GitHttpRequest[] = [];
+  /** Called on each request before it is answered, while the client's git still runs. */
+  onRequest?: (request: GitHttpRequest) => void;
   private readonly sockets = new Set<Socket>();
   private constructor(
     private readonly server: Server,
@@ -69,7 +71,9 @@ export class GitSmartHttpServer {
         ? 'git-upload-pack'
         : url.searchParams.get('service');
     const authorization = req.headers.authorization;
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, service, authorization });
+    const request = { method: req.method ?? 'GET', path: url.pathname, service, authorization };
+    this.requests.push(request);
+    this.onRequest?.(request);
     const authorized = authorization === basicTokenAuth(this.token);
     if (service === 'git-receive-pack' && !authorized) {
       req.resume();
