@@ -11,4 +11,6 @@ export const prCreationKind = defineJobKind({
   result: PrCreationResultView,
   workspace: true,
   check: checkPrCreation,
+  // Each fetch and push is bounded by GIT_CLONE_TIMEOUT_MS; the job's bound covers both.
+  policies: { timeoutMs: 25 * 60_000 },
 });
