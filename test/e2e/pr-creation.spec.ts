@@ -393,6 +393,13 @@ describe('pr-creation against a git smart-HTTP server and a GitHub REST API on l
     );
     expect(remoteSha('feature/moved')).toBe(theirs);
     expect(theirs).not.toBe(first.headSha);
+
+    // Once the branch is deleted on the remote (merged, say), it may be created again.
+    git(['branch', '-D', 'feature/moved'], bare);
+    github.pulls.filter((p) => p.head === 'feature/moved').forEach((p) => (p.state = 'closed'));
+    const again = result((await run(id, { title: 'Moved', sourceBranch: 'feature/moved' })).job);
+    expect(again.operation).toBe('created');
+    expect(remoteSha('feature/moved')).toBe(again.headSha);
   });
 
   it('refuses a workspace in the middle of a merge, and one with conflicts, naming them', async () => {

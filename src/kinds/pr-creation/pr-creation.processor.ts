@@ -237,12 +237,21 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
 
   /**
    * --force-with-lease against where this workspace last saw the remote branch (its
-   * remote-tracking ref, or "absent"): a branch someone else moved meanwhile is not overwritten.
+   * remote-tracking ref, or "absent"): a branch someone else moved, or created, meanwhile is not
+   * overwritten.
    */
   private async push(git: Git, remote: GitRunOptions, branch: string, sha: string): Promise<void> {
     const tracking = `refs/remotes/origin/${branch}`;
     const seen = await git(['rev-parse', '--verify', '--quiet', tracking], { okExitCodes: [1] });
-    const lease = seen.exitCode === 0 ? seen.stdout.trim() : '';
+    // A branch deleted on the remote (merged, say) may be created again: expect it absent then.
+    const listed = await git(
+      ['ls-remote', '--heads', 'origin', `refs/heads/${branch}`],
+      remote,
+    ).catch((error: unknown) => {
+      throw remoteFailure(`read ${branch} on the remote`, error);
+    });
+    const onRemote = listed.stdout.trim() !== '';
+    const lease = onRemote && seen.exitCode === 0 ? seen.stdout.trim() : '';
     try {
       await git(
         [
