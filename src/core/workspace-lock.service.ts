@@ -142,7 +142,9 @@ export class WorkspaceLockService {
     try {
       await attempt();
     } catch (error) {
-      this.logger.warn(`project ${projectId}: workspace release failed, retrying: ${messageOf(error)}`);
+      this.logger.warn(
+        `project ${projectId}: workspace release failed, retrying: ${messageOf(error)}`,
+      );
       void this.retryRelease(projectId, attempt);
     }
   }
@@ -157,7 +159,9 @@ export class WorkspaceLockService {
         // Redis is still away; the next attempt waits longer.
       }
     }
-    this.logger.warn(`project ${projectId}: workspace release given up; the lease lapses by itself`);
+    this.logger.warn(
+      `project ${projectId}: workspace release given up; the lease lapses by itself`,
+    );
   }
 
   /** Promotes the first waiter that is still delayed; stops at one already on its way. */

@@ -110,7 +110,9 @@ describe('a dead worker does not stall its projects (workspace leases)', () => {
       Array.from({ length: PROJECTS }, (_, i) => project(`recovery-${i}`)),
     );
     const holders = await Promise.all(
-      projects.map((p, i) => submit(p.id, { text: `hold-${i}`, runMs: RUN_MS, holdFirstRun: true })),
+      projects.map((p, i) =>
+        submit(p.id, { text: `hold-${i}`, runMs: RUN_MS, holdFirstRun: true }),
+      ),
     );
     await waitFor('every holder to be processing', async () => {
       const jobs = await Promise.all(holders.map((id) => api.job(id)));
@@ -158,7 +160,9 @@ describe('a dead worker does not stall its projects (workspace leases)', () => {
       const journal = readJournal(join(stack.config.workspacesDir, p.id));
       const firstStart = journal.find((entry) => entry.event === 'start' && entry.pid === b.pid);
       const recoveredMs = (firstStart?.at ?? Number.NaN) - killedAt;
-      report.push(`project ${p.id}: workspace in use again ${recoveredMs} ms, drained ${drainedMs} ms after the SIGKILL`);
+      report.push(
+        `project ${p.id}: workspace in use again ${recoveredMs} ms, drained ${drainedMs} ms after the SIGKILL`,
+      );
       expect(drainedMs).toBeLessThanOrEqual(boundMs);
       expectExclusive(journal, a.pid);
     }

@@ -61,12 +61,18 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 
 /** A workspace kind the tests control: it journals its runs in the workspace and sleeps. */
 @Injectable()
-export class WorkspaceEchoProcessor implements JobProcessor<WorkspaceEchoParams, WorkspaceEchoResult> {
+export class WorkspaceEchoProcessor implements JobProcessor<
+  WorkspaceEchoParams,
+  WorkspaceEchoResult
+> {
   async process(ctx: JobContext<WorkspaceEchoParams>): Promise<WorkspaceEchoResult> {
     if (ctx.workspace === null) throw new Error('no workspace');
     const { text, runMs = 0, holdFirstRun = false } = ctx.params;
     const journal = (event: string) =>
-      appendFileSync(join(ctx.workspace ?? '', JOURNAL), `${event} ${ctx.jobId} ${process.pid} ${Date.now()}\n`);
+      appendFileSync(
+        join(ctx.workspace ?? '', JOURNAL),
+        `${event} ${ctx.jobId} ${process.pid} ${Date.now()}\n`,
+      );
     journal('start');
     const marker = join(ctx.workspace, `.conveyor-ran-${ctx.jobId}`);
     if (holdFirstRun && !existsSync(marker)) {
