@@ -7,7 +7,7 @@ import { JobQueueService } from './job-queue.service';
 
 /**
  * KEYS: lease, waiters. ARGV: token (`<jobId>:<run>`), job id prefix (`<jobId>:`), ttl ms,
- * waiter member (`<kind>:<jobId>`), now, BullMQ key prefix.
+ * waiter member (`<kind>:<jobId>`), now, BullMQ key prefix, waiters ttl ms.
  * Free, or held by an earlier run of the same job (its worker died): taken at once.
  * Otherwise the job joins the waiters (keeping its place) and learns, when it is the first
  * waiter whose BullMQ job still exists, how long the lease has left if nobody renews it.
@@ -20,6 +20,7 @@ if not current or string.sub(current, 1, #ARGV[2]) == ARGV[2] then
   return -2
 end
 redis.call('zadd', KEYS[2], 'NX', ARGV[5], ARGV[4])
+redis.call('pexpire', KEYS[2], ARGV[7])
 for _, member in ipairs(redis.call('zrange', KEYS[2], 0, 9)) do
   if redis.call('exists', ARGV[6] .. ':' .. member) == 1 then
     if member == ARGV[4] then return redis.call('pttl', KEYS[1]) end
@@ -37,9 +38,11 @@ if not current then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 
 return 0`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
+/** 0.25 s, 0.5 s, 1 s … 16 s apart: about 30 s of retries, then the lease lapses by itself. */
 const RELEASE_ATTEMPTS = 8;
 const RELEASE_RETRY_MS = 250;
-const RELEASE_RETRY_MAX_MS = 30_000;
+/** Every wait refreshes it; it only lets a forgotten project's set go. */
+const WAITERS_TTL_MS = 24 * 3600_000;
 /** The first waiter comes back this long after the lease would lapse, not a moment before. */
 const LAPSE_MARGIN_MS = 50;
 
@@ -96,6 +99,7 @@ export class WorkspaceLockService {
           `${kind}:${jobId}`,
           Date.now(),
           this.config.prefix,
+          WAITERS_TTL_MS,
         ),
       );
       if (outcome !== -2) return { lapsesInMs: outcome >= 0 ? outcome + LAPSE_MARGIN_MS : null };
@@ -151,7 +155,7 @@ export class WorkspaceLockService {
 
   private async retryRelease(projectId: string, attempt: () => Promise<void>): Promise<void> {
     for (let n = 1; n < RELEASE_ATTEMPTS; n += 1) {
-      await pause(Math.min(RELEASE_RETRY_MAX_MS, RELEASE_RETRY_MS * 2 ** (n - 1)));
+      await pause(RELEASE_RETRY_MS * 2 ** (n - 1));
       try {
         await attempt();
         return;
