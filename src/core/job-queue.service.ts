@@ -4,7 +4,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
-import { guardDependency } from './job.errors';
+import { guardDependency, isConnectionFailure } from './job.errors';
 import { JobRegistry } from './job-registry';
 import type { QueuedJobData } from './job.types';
 
@@ -20,6 +20,8 @@ export interface QueueStats {
 }
 
 export type CancelOutcome = 'removed' | 'running' | 'absent';
+/** pending: waiting or running already; gone: finished or removed. */
+export type PromoteOutcome = 'promoted' | 'pending' | 'gone' | 'unknown-kind';
 
 /** The BullMQ side of every kind: one queue per kind, all operations looping over the registry. */
 @Injectable()
@@ -86,6 +88,26 @@ export class JobQueueService implements OnModuleInit {
   discard(kind: string, jobId: string): Promise<void> {
     return guardDependency('redis', async () => {
       await this.queue(kind).remove(jobId);
+    });
+  }
+
+  /** Moves a delayed job to the front of its wait, when this process knows its kind. */
+  promoteDelayed(kind: string, jobId: string): Promise<PromoteOutcome> {
+    const queue = this.queues.get(kind);
+    if (!queue) return Promise.resolve('unknown-kind');
+    return guardDependency('redis', async () => {
+      const job = await queue.getJob(jobId);
+      const state = job ? await job.getState() : 'unknown';
+      if (['completed', 'failed', 'unknown'].includes(state)) return 'gone';
+      if (state !== 'delayed' || !job) return 'pending';
+      try {
+        await job.promote();
+        return 'promoted';
+      } catch (error) {
+        if (isConnectionFailure(error)) throw error;
+        // It left the delayed set meanwhile (its own delay ran out): it is on its way.
+        return 'pending';
+      }
     });
   }
 

@@ -43,8 +43,9 @@ const WORKSPACE_RETRY_MS = 1000;
 const WORKSPACE_RETRY_MAX_MS = 30_000;
 
 /**
- * A job waiting for a busy workspace comes back after 1 s, 2 s, 4 s … up to 30 s (with jitter),
- * so that jobs queued behind a long run do not spend the kind's rate limit polling.
+ * A job waiting for a busy workspace is promoted when the lease is released; as a fallback it
+ * comes back after 1 s, 2 s, 4 s … up to 30 s (with jitter), so that jobs queued behind a long
+ * run do not spend the kind's rate limit polling.
  */
 function workspaceRetryDelay(job: BullJob<QueuedJobData>): number {
   const waits = Math.max(0, job.attemptsStarted - job.attemptsMade - 1);
@@ -243,9 +244,12 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       await this.lifecycle.apply(row.id, { type: 'error', error });
       throw new UnrecoverableError(error);
     }
-    const lease = await this.workspaceLocks.acquire(project.id, row.id);
-    if (!lease) {
-      await job.moveToDelayed(Date.now() + workspaceRetryDelay(job), token);
+    const lease = await this.workspaceLocks.acquire(project.id, row.id, job.queueName);
+    if (!('release' in lease)) {
+      // Woken early when the lease is released; the first waiter also when it would lapse.
+      const delay = Math.min(workspaceRetryDelay(job), lease.lapsesInMs ?? Infinity);
+      await job.moveToDelayed(Date.now() + delay, token);
+      await this.workspaceLocks.waiting(project.id);
       throw new DelayedError();
     }
     return { workspace: project.workspacePath, release: () => lease.release() };

@@ -1,39 +1,193 @@
-import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { guardDependency } from './job.errors';
+import { JobQueueService } from './job-queue.service';
 
-const LEASE_MS = 60_000;
-const RENEW_MS = 20_000;
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
+/**
+ * KEYS: lease, waiters. ARGV: token (`<jobId>:<run>`), job id prefix (`<jobId>:`), ttl ms,
+ * waiter member (`<kind>:<jobId>`), now, BullMQ key prefix, waiters ttl ms.
+ * Free, or held by an earlier run of the same job (its worker died): taken at once.
+ * Otherwise the job joins the waiters (keeping its place) and learns, when it is the first
+ * waiter whose BullMQ job still exists, how long the lease has left if nobody renews it.
+ */
+const ACQUIRE = `
+local current = redis.call('get', KEYS[1])
+if not current or string.sub(current, 1, #ARGV[2]) == ARGV[2] then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  redis.call('zrem', KEYS[2], ARGV[4])
+  return -2
+end
+redis.call('zadd', KEYS[2], 'NX', ARGV[5], ARGV[4])
+redis.call('pexpire', KEYS[2], ARGV[7])
+for _, member in ipairs(redis.call('zrange', KEYS[2], 0, 9)) do
+  if redis.call('exists', ARGV[6] .. ':' .. member) == 1 then
+    if member == ARGV[4] then return redis.call('pttl', KEYS[1]) end
+    return -1
+  end
+  redis.call('zrem', KEYS[2], member)
+end
+return -1`;
+
+/** Extends the run's own lease; takes it back if it lapsed and nobody else took it (1), or 0. */
+const RENEW = `
+local current = redis.call('get', KEYS[1])
+if current == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not current then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
+/** 0.25 s, 0.5 s, 1 s … 16 s apart: about 30 s of retries, then the lease lapses by itself. */
+const RELEASE_ATTEMPTS = 8;
+const RELEASE_RETRY_MS = 250;
+/** Every wait refreshes it; it only lets a forgotten project's set go. */
+const WAITERS_TTL_MS = 24 * 3600_000;
+/** The first waiter comes back this long after the lease would lapse, not a moment before. */
+const LAPSE_MARGIN_MS = 50;
+
 export interface WorkspaceLease {
+  /** Never throws: a release Redis refuses is retried in the background. */
   release(): Promise<void>;
 }
 
+export interface WorkspaceBusy {
+  /** Set for the first waiter only: when the lease lapses unless its holder renews it. */
+  readonly lapsesInMs: number | null;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 /**
- * One job at a time per project workspace, across every worker process. The lease is renewed
- * while the job runs and lapses by itself if the worker dies.
+ * One job at a time per project workspace, across every worker process. A lease belongs to one
+ * run of one job and lives JOB_LOCK_MS unless that run renews it (every JOB_LOCK_MS/2, like
+ * BullMQ's job lock), so a dead worker's lease is free within JOB_LOCK_MS, and the recovered
+ * run of the same job takes it over at once. Jobs that find the workspace busy are recorded
+ * as waiters, and the first of them is promoted out of the delayed set when the lease is freed.
  */
 @Injectable()
 export class WorkspaceLockService {
-  constructor(private readonly redis: RedisService) {}
+  private readonly logger = new Logger(WorkspaceLockService.name);
 
-  acquire(projectId: string, holder: string): Promise<WorkspaceLease | null> {
-    const key = this.redis.key('workspace-lock', projectId);
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
+    private readonly queues: JobQueueService,
+  ) {}
+
+  /** Takes the project's lease for this job, or records the job (of queue `kind`) as waiting. */
+  acquire(projectId: string, jobId: string, kind: string): Promise<WorkspaceLease | WorkspaceBusy> {
+    const key = this.leaseKey(projectId);
+    const token = `${jobId}:${randomUUID()}`;
+    const ttl = this.config.lockDurationMs;
     return guardDependency('redis', async () => {
-      const taken = await this.redis.client.set(key, holder, 'PX', LEASE_MS, 'NX');
-      if (taken !== 'OK') return null;
+      const outcome = Number(
+        await this.redis.client.eval(
+          ACQUIRE,
+          2,
+          key,
+          this.waitersKey(projectId),
+          token,
+          `${jobId}:`,
+          ttl,
+          `${kind}:${jobId}`,
+          Date.now(),
+          this.config.prefix,
+          WAITERS_TTL_MS,
+        ),
+      );
+      if (outcome !== -2) return { lapsesInMs: outcome >= 0 ? outcome + LAPSE_MARGIN_MS : null };
       const timer = setInterval(() => {
-        this.redis.client.eval(RENEW, 1, key, holder, LEASE_MS).catch(() => undefined);
-      }, RENEW_MS);
+        this.redis.client.eval(RENEW, 1, key, token, ttl).then(
+          (renewed) => {
+            if (Number(renewed) === 0) {
+              this.logger.warn(`job ${jobId}: workspace lease of project ${projectId} was lost`);
+            }
+          },
+          // Redis away: the next renewal tries again; the lease lives JOB_LOCK_MS meanwhile.
+          () => undefined,
+        );
+      }, ttl / 2);
       timer.unref();
       return {
         release: async () => {
           clearInterval(timer);
-          await this.redis.client.eval(RELEASE, 1, key, holder).catch(() => undefined);
+          await this.release(projectId, token);
         },
       };
     });
+  }
+
+  /**
+   * Called once a busy job sits in the delayed set: if the lease was freed between its attempt
+   * and now, nobody else will wake the waiters, so this does.
+   */
+  async waiting(projectId: string): Promise<void> {
+    try {
+      if ((await this.redis.client.exists(this.leaseKey(projectId))) === 0) {
+        await this.wake(projectId);
+      }
+    } catch (error) {
+      this.logger.warn(`project ${projectId}: waiters not checked: ${messageOf(error)}`);
+    }
+  }
+
+  private async release(projectId: string, token: string): Promise<void> {
+    const attempt = async () => {
+      await this.redis.client.eval(RELEASE, 1, this.leaseKey(projectId), token);
+      await this.wake(projectId);
+    };
+    try {
+      await attempt();
+    } catch (error) {
+      this.logger.warn(
+        `project ${projectId}: workspace release failed, retrying: ${messageOf(error)}`,
+      );
+      void this.retryRelease(projectId, attempt);
+    }
+  }
+
+  private async retryRelease(projectId: string, attempt: () => Promise<void>): Promise<void> {
+    for (let n = 1; n < RELEASE_ATTEMPTS; n += 1) {
+      await pause(RELEASE_RETRY_MS * 2 ** (n - 1));
+      try {
+        await attempt();
+        return;
+      } catch {
+        // Redis is still away; the next attempt waits longer.
+      }
+    }
+    this.logger.warn(
+      `project ${projectId}: workspace release given up; the lease lapses by itself`,
+    );
+  }
+
+  /** Promotes the first waiter that is still delayed; stops at one already on its way. */
+  private async wake(projectId: string): Promise<void> {
+    const waitersKey = this.waitersKey(projectId);
+    const members = await this.redis.client.zrange(waitersKey, 0, 9);
+    for (const member of members) {
+      const split = member.lastIndexOf(':');
+      const outcome = await this.queues.promoteDelayed(
+        member.slice(0, split),
+        member.slice(split + 1),
+      );
+      if (outcome === 'gone') await this.redis.client.zrem(waitersKey, member);
+      else if (outcome !== 'unknown-kind') return;
+    }
+  }
+
+  private leaseKey(projectId: string): string {
+    return this.redis.key('workspace-lock', projectId);
+  }
+
+  private waitersKey(projectId: string): string {
+    return this.redis.key('workspace-waiters', projectId);
   }
 }

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { startStack, tokenFor, type TestStack } from '../support/app';
 import { echoKind } from '../support/test-kinds';
 import { freePort } from '../support/ports';
+import { RedisServer } from '../support/redis-server';
 import { waitFor } from '../support/wait';
 
 interface JobBody {
@@ -14,67 +14,6 @@ interface JobBody {
 
 const RESPONSE_BOUND_MS = 10_000;
 const UUID_SUFFIX = /:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A private redis-server child on a fixed port, so that it can be stopped and restarted. */
-class RedisServer {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private output = '';
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-
-  start(timeoutMs = 10_000): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly'];
-    const child = spawn('redis-server', [...args, 'no', '--daemonize', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    });
-    this.child = child;
-    this.output = '';
-    const collect = (chunk: Buffer) =>
-      (this.output = (this.output + chunk.toString()).slice(-8000));
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    this.exited = new Promise((resolve) => {
-      child.once('close', () => {
-        if (this.child === child) this.child = undefined;
-        resolve();
-      });
-    });
-    return new Promise((resolve, reject) => {
-      const onData = () => {
-        if (/Ready to accept connections/.test(this.output)) finish(resolve);
-      };
-      const onClose = () =>
-        finish(() => reject(new Error(`redis-server exited on start:\n${this.output}`)));
-      const timer = setTimeout(
-        () => finish(() => reject(new Error(`redis-server not ready:\n${this.output}`))),
-        timeoutMs,
-      );
-      const finish = (settle: () => void) => {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        child.off('close', onClose);
-        settle();
-      };
-      child.stdout?.on('data', onData);
-      child.once('close', onClose);
-    });
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    this.child?.kill(signal);
-    await this.exited;
-  }
-}
 
 describe('Redis going away under a running api', () => {
   let redis: RedisServer;
