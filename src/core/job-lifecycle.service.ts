@@ -246,6 +246,9 @@ export class JobLifecycleService implements OnApplicationShutdown {
     if (!(TERMINAL_STATUSES as readonly string[]).includes(outcome.job.status)) {
       if (this.known.size >= KNOWN_JOBS_MAX) this.known.delete(this.known.keys().next().value!);
       this.known.set(jobId, outcome.job);
+    } else {
+      // Output of a processor still winding down after its job ended has no event to go to.
+      this.outputs.delete(jobId);
     }
     await this.bus.publish(outcome.event);
     return outcome.job;
