@@ -129,6 +129,8 @@ export class JobLifecycleService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.pending.keys()].map((jobId) => this.flush(jobId)));
+    // Output writes queued without coalescing, too.
+    await Promise.all([...this.writing.values()].map((write) => write.catch(() => undefined)));
   }
 
   private output(jobId: string, text: string): void {
