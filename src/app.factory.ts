@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
+import { externalJobKinds } from './core/external-kinds';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
 import { createValidationPipe } from './http/validation';
 
@@ -38,7 +39,8 @@ export async function createConveyor(
   config: AppConfig,
   kinds: readonly JobKind[],
 ): Promise<INestApplication | INestApplicationContext> {
-  const module = AppModule.forRoot(config, kinds);
+  const allKinds = [...kinds, ...externalJobKinds(config.externalKinds, kinds)];
+  const module = AppModule.forRoot(config, allKinds);
   if (!runsApi(config)) {
     const context = await NestFactory.createApplicationContext(module, { bufferLogs: true });
     context.useLogger(context.get(Logger));
@@ -48,7 +50,7 @@ export async function createConveyor(
   const app = await NestFactory.create(module, { bodyParser: false, bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
-  setUpHttp(app, config, kinds);
+  setUpHttp(app, config, allKinds);
   await app.init();
   return app;
 }

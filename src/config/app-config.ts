@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -43,6 +44,7 @@ export interface AppConfig {
   allowLocalRepos: boolean;
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
+  externalKinds: ExternalKindConfig[];
   logLevel: LogLevel;
 }
 
@@ -165,6 +167,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   }
   const dataDir = raw(env, 'DATA_DIR') ?? '.data';
   const attempts = int(env, 'JOB_ATTEMPTS', 3, 1, 100);
+  const timeoutMs = int(env, 'JOB_TIMEOUT_MS', 5 * MINUTE, 100, 86_400_000);
   return {
     env: nodeEnv,
     role,
@@ -183,7 +186,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       concurrency: int(env, 'JOB_CONCURRENCY', 5, 1, 1000),
       rateLimitMax: int(env, 'QUEUE_RATE_LIMIT_MAX', 100, 1, 1_000_000),
       rateLimitDurationMs: int(env, 'QUEUE_RATE_LIMIT_DURATION_MS', MINUTE, 1, 86_400_000),
-      timeoutMs: int(env, 'JOB_TIMEOUT_MS', 5 * MINUTE, 100, 86_400_000),
+      timeoutMs,
       retainDoneSec: int(env, 'RETAIN_DONE_SEC', 24 * HOUR_SEC, 0, 365 * 24 * HOUR_SEC),
       retainFailedSec: int(env, 'RETAIN_FAILED_SEC', 48 * HOUR_SEC, 0, 365 * 24 * HOUR_SEC),
     },
@@ -201,6 +204,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     allowLocalRepos: bool(env, 'ALLOW_LOCAL_REPOS', false),
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
+    externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 }
