@@ -1,7 +1,7 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { json } from 'express';
+import { json, type NextFunction, type Request, type Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
@@ -9,12 +9,17 @@ import type { JobKind } from './core/job.types';
 import { externalJobKinds } from './core/external-kinds';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
 import { createValidationPipe } from './http/validation';
+import { McpService } from './mcp/mcp.service';
 
 export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
+  const mcp = app.get(McpService);
+  app.use('/mcp', (req: Request, res: Response, next: NextFunction) => {
+    mcp.handle(req, res).catch(next);
+  });
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
+import { parseMcpConfig, type McpConfig } from './mcp.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -45,6 +46,7 @@ export interface AppConfig {
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
   externalKinds: ExternalKindConfig[];
+  mcp: McpConfig;
   logLevel: LogLevel;
 }
 
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
+    mcp: parseMcpConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 }
