@@ -12,6 +12,7 @@ import { isUuid } from '../http/ids';
 import { jobOutcome, TERMINAL_JOB_STATUSES } from './mcp-tools';
 
 const LIST_PAGE = 50;
+const MIN_TTL_MS = 1000;
 
 interface TaskRecord {
   userId: string;
@@ -52,7 +53,8 @@ export class JobTaskStore implements TaskStore {
     request: Request,
   ): Promise<Task> {
     const job = await this.submit(request, requestId);
-    const ttl = Math.min(options.ttl ?? this.config.taskTtlDefaultMs, this.config.taskTtlMaxMs);
+    const asked = options.ttl ?? this.config.taskTtlDefaultMs;
+    const ttl = Math.max(MIN_TTL_MS, Math.min(asked, this.config.taskTtlMaxMs));
     const record: TaskRecord = { userId: this.userId, ttl };
     await this.redis
       .multi()

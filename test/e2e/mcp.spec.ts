@@ -176,6 +176,19 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     );
     expect(evilHost.status).toBe(403);
     expect(evilHost.body).toMatch(/host evil.example:80 is not allowed/);
+    const { transport } = await connect('someone');
+    const badResume = await fetch(url, {
+      headers: {
+        ...auth,
+        accept: 'text/event-stream',
+        'mcp-session-id': transport.sessionId!,
+        'last-event-id': '_GET_stream_1',
+      },
+    });
+    expect(badResume.status).toBe(400);
+    expect(((await badResume.json()) as { message: string }).message).toBe(
+      'Last-Event-ID is not an event id this server sent',
+    );
     const noSession = await fetch(url, {
       method: 'POST',
       headers: {
@@ -373,6 +386,27 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
       CallToolResultSchema,
     );
     expect(cancelledResult.isError).toBe(true);
+
+    const brief = await client.request(
+      {
+        method: 'tools/call',
+        params: {
+          name: 'echo',
+          arguments: { projectId: 'p1', text: 'brief' },
+          task: { ttl: 1000 },
+        },
+      },
+      CreateTaskResultSchema,
+    );
+    expect(brief.task.ttl).toBe(1000);
+    await waitFor('the task to outlive its TTL', () =>
+      client.experimental.tasks.getTask(brief.task.taskId).then(
+        () => false,
+        (error: Error) => /not found/i.test(error.message),
+      ),
+    );
+    // The task is gone; its job stays.
+    expect((await api.waitForStatus(brief.task.taskId)).status).toBe('done');
 
     const { client: stranger } = await connect(uniqueUser('stranger'));
     await expect(stranger.experimental.tasks.getTask(taskId)).rejects.toThrow(/not found/i);
