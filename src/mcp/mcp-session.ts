@@ -40,6 +40,7 @@ import {
   TERMINAL_JOB_STATUSES,
 } from './mcp-tools';
 import { RedisEventStore } from './redis-event-store';
+import { SEARCH_CODE, searchCode, type CodeSearch } from './search-code-tool';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 type Send = (notification: ServerNotification) => Promise<void>;
@@ -59,6 +60,8 @@ export interface McpSessionDeps {
   tools: Tool[];
   /** Tool name → kind name. */
   kinds: Map<string, string>;
+  /** The code search, when this build has one (search_code is listed only then). */
+  search: CodeSearch | null;
   logger: Logger;
 }
 
@@ -208,6 +211,9 @@ export class McpSession {
         return jobAnswer(await this.deps.jobs.get(this.userId, jobIdArgument(args)));
       if (name === CANCEL_JOB) {
         return jobAnswer(await this.deps.jobs.cancel(this.userId, jobIdArgument(args)));
+      }
+      if (name === SEARCH_CODE && this.deps.search) {
+        return await searchCode(this.deps.search, this.userId, args);
       }
       const kind = this.deps.kinds.get(name);
       if (kind === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${name}`);

@@ -9,6 +9,7 @@ import type { JobRegistry } from '../core/job-registry';
 import { PRIORITIES, type JobKind, type JsonValue } from '../core/job.types';
 import type { Job } from '../generated/prisma/client';
 import { describeValidationErrors, VALIDATION_OPTIONS } from '../http/validation';
+import { SEARCH_CODE } from './search-code-tool';
 
 export const GET_JOB = 'get_job';
 export const CANCEL_JOB = 'cancel_job';
@@ -61,7 +62,7 @@ export function buildTools(registry: JobRegistry): { tools: Tool[]; kinds: Map<s
   const kinds = new Map<string, string>();
   const tools: Tool[] = registry.all().map(({ kind }) => {
     const name = toolName(kind.name);
-    if (name === GET_JOB || name === CANCEL_JOB || kinds.has(name)) {
+    if (name === GET_JOB || name === CANCEL_JOB || name === SEARCH_CODE || kinds.has(name)) {
       throw new Error(`Job kind "${kind.name}": its MCP tool name ${name} is taken`);
     }
     kinds.set(name, kind.name);

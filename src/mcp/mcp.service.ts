@@ -7,6 +7,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import { isInitializeRequest, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import { InvalidTokenError, JwtService, type AuthUser } from '../auth/jwt.service';
@@ -19,6 +20,7 @@ import { RedisService } from '../redis/redis.service';
 import { McpSession } from './mcp-session';
 import { buildTools } from './mcp-tools';
 import { RedisEventStore } from './redis-event-store';
+import { findCodeSearch, SEARCH_CODE_TOOL, type CodeSearch } from './search-code-tool';
 
 class McpHttpError extends Error {
   constructor(
@@ -48,6 +50,7 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
   private tools: Tool[] = [];
   private kinds = new Map<string, string>();
   private sweeper?: NodeJS.Timeout;
+  private search: CodeSearch | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -57,10 +60,13 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly events: JobRepository,
     private readonly listeners: JobEventListeners,
     private readonly redis: RedisService,
+    private readonly modules: ModulesContainer,
   ) {}
 
   onApplicationBootstrap(): void {
     ({ tools: this.tools, kinds: this.kinds } = buildTools(this.registry));
+    this.search = findCodeSearch(this.modules);
+    if (this.search) this.tools.push(SEARCH_CODE_TOOL);
     const idleMs = this.config.mcp.sessionIdleSec * 1000;
     this.sweeper = setInterval(() => this.closeIdle(idleMs), Math.min(60_000, idleMs / 2));
     this.sweeper.unref();
@@ -134,6 +140,7 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
         keyPrefix: this.redis.key('mcp'),
         tools: this.tools,
         kinds: this.kinds,
+        search: this.search,
         logger: this.logger,
       },
       () => this.sessions.delete(id),
