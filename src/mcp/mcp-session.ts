@@ -85,7 +85,7 @@ export class McpSession {
   private readonly feed: SocketFeed;
   private readonly taskStore: JobTaskStore;
   private unlisten?: () => void;
-  private readonly followers = new Map<string, (event: McpJobEvent) => void>();
+  private readonly followers = new Map<string, Set<(event: McpJobEvent) => void>>();
   private readonly recent = new Map<string, { at: number; events: McpJobEvent[] }>();
 
   constructor(
@@ -169,8 +169,11 @@ export class McpSession {
   }
 
   private dispatch(event: McpJobEvent): void {
-    const follower = this.followers.get(event.jobId);
-    if (follower) return follower(event);
+    const followers = this.followers.get(event.jobId);
+    if (followers) {
+      for (const follower of [...followers]) follower(event);
+      return;
+    }
     const now = Date.now();
     for (const [jobId, entry] of this.recent) {
       if (now - entry.at < RECENT_MS && this.recent.size < RECENT_MAX_JOBS) break;
@@ -185,10 +188,15 @@ export class McpSession {
   private follow(jobId: string, onEvent: (event: McpJobEvent) => void): () => void {
     const earlier = this.recent.get(jobId)?.events ?? [];
     this.recent.delete(jobId);
-    this.followers.set(jobId, onEvent);
+    let followers = this.followers.get(jobId);
+    if (!followers) this.followers.set(jobId, (followers = new Set()));
+    followers.add(onEvent);
     for (const event of earlier) onEvent(event);
     return () => {
-      if (this.followers.get(jobId) === onEvent) this.followers.delete(jobId);
+      followers.delete(onEvent);
+      if (followers.size === 0 && this.followers.get(jobId) === followers) {
+        this.followers.delete(jobId);
+      }
     };
   }
 
@@ -264,29 +272,40 @@ export class McpSession {
     const token = extra._meta?.progressToken;
     const relay = this.relay(job.id, token, (n) => extra.sendNotification(n));
     return new Promise<CallToolResult>((resolve, reject) => {
-      const finish = () => {
-        unfollow();
+      // follow() hands over the events that came before it at once: the job may end inside it.
+      let ended = false;
+      const following: { stop?: () => void } = {};
+      const end = () => {
+        ended = true;
+        following.stop?.();
         extra.signal.removeEventListener('abort', onAbort);
+      };
+      const finish = () => {
+        if (ended) return;
+        end();
         relay.sent
           .then(() => this.deps.jobs.get(this.userId, job.id))
-          .then((ended) => resolve(jobOutcome(ended)), reject);
+          .then((last) => resolve(jobOutcome(last)), reject);
       };
       const onAbort = () => {
-        unfollow();
+        if (ended) return;
+        end();
         // notifications/cancelled cancels the job; a session that ends leaves it running.
         if (!this.closing) {
           this.deps.jobs.cancel(this.userId, job.id).catch((error: Error) => {
             this.deps.logger.warn(`mcp: job ${job.id} not cancelled: ${error.message}`);
           });
         }
+        // Not sent: the SDK answers nothing to a cancelled request.
         resolve(refusal(499, 'the call was cancelled'));
       };
-      const unfollow = this.follow(job.id, (event) => {
+      extra.signal.addEventListener('abort', onAbort, { once: true });
+      following.stop = this.follow(job.id, (event) => {
         relay.offer(event);
         if (isTerminal(event.status)) finish();
       });
-      extra.signal.addEventListener('abort', onAbort, { once: true });
-      if (extra.signal.aborted) onAbort();
+      if (ended) following.stop();
+      else if (extra.signal.aborted) onAbort();
       else if (isTerminal(job.status)) finish();
     });
   }
@@ -294,10 +313,13 @@ export class McpSession {
   /** A task's progress and status go on the standalone stream: its call has already answered. */
   private followTask(jobId: string, token: ProgressToken | undefined): void {
     const relay = this.relay(jobId, token, (n) => this.server.notification(n));
-    const unfollow = this.follow(jobId, (event) => {
+    let ended = false;
+    const following: { stop?: () => void } = {};
+    following.stop = this.follow(jobId, (event) => {
       relay.offer(event);
-      if (!isTerminal(event.status)) return;
-      unfollow();
+      if (ended || !isTerminal(event.status)) return;
+      ended = true;
+      following.stop?.();
       void relay.sent
         .then(() => this.taskStore.getTask(jobId))
         .then(
@@ -307,6 +329,7 @@ export class McpSession {
         )
         .catch((error: Error) => this.deps.logger.warn(`mcp task ${jobId}: ${error.message}`));
     });
+    if (ended) following.stop();
   }
 
   /**
