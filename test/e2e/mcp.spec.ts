@@ -202,7 +202,8 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
   });
 
   it("answers another user's session id with 404", async () => {
-    const { transport } = await connect(uniqueUser('owner'));
+    const owner = uniqueUser('owner');
+    const { transport } = await connect(owner);
     const res = await fetch(url, {
       method: 'POST',
       headers: {
@@ -215,6 +216,21 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ statusCode: 404, message: 'session not found' });
+
+    // The owner ends it (DELETE): the id is then unknown to the owner too.
+    const sessionId = transport.sessionId!;
+    await transport.terminateSession();
+    const after = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tokenFor(owner)}`,
+        'mcp-session-id': sessionId,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'tools/list' }),
+    });
+    expect(after.status).toBe(404);
   });
 
   it('lists one tool per kind (schemas from the params DTO) plus get_job and cancel_job', async () => {
