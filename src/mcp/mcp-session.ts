@@ -7,6 +7,8 @@ import {
   CallToolRequestSchema,
   ErrorCode,
   ListToolsRequestSchema,
+  LoggingLevelSchema,
+  SetLevelRequestSchema,
   McpError,
   type CallToolRequest,
   type CallToolResult,
@@ -48,6 +50,7 @@ type Send = (notification: ServerNotification) => Promise<void>;
 /** Events of jobs no call follows yet are kept this long, for a call whose submit just returned. */
 const RECENT_MS = 60_000;
 const RECENT_MAX_JOBS = 1000;
+const LOG_LEVELS: readonly string[] = LoggingLevelSchema.options;
 
 export interface McpSessionDeps {
   config: McpConfig;
@@ -83,6 +86,7 @@ export class McpSession {
   lastSeen = Date.now();
   openRequests = 0;
   private readonly feed: SocketFeed;
+  private sendsOutput = true;
   private readonly taskStore: JobTaskStore;
   private unlisten?: () => void;
   private readonly followers = new Map<string, Set<(event: McpJobEvent) => void>>();
@@ -135,6 +139,11 @@ export class McpSession {
       },
     );
     this.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: deps.tools }));
+    // Output goes out as info-level logging: a client that asked for less does not get it.
+    this.server.setRequestHandler(SetLevelRequestSchema, (request) => {
+      this.sendsOutput = LOG_LEVELS.indexOf(request.params.level) <= LOG_LEVELS.indexOf('info');
+      return {};
+    });
     this.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.callTool(request, extra),
     );
@@ -345,7 +354,7 @@ export class McpSession {
     const state = {
       sent: Promise.resolve(),
       offer: (event: McpJobEvent) => {
-        const output = outputOf(event);
+        const output = this.sendsOutput ? outputOf(event) : null;
         const progress = token === undefined ? null : tracker.next(event);
         const queue = (notification: ServerNotification) => {
           state.sent = state.sent
