@@ -147,6 +147,7 @@ export class McpSession {
     this.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.callTool(request, extra),
     );
+    // The feed only emits and disconnects; socket.io's generic emit signature is cast, not reimplemented.
     this.feed = new SocketFeed(
       {
         emit: (name: string, view: JobEventView) => {
