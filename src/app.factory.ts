@@ -1,19 +1,25 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { json } from 'express';
+import { json, type NextFunction, type Request, type Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
+import { externalJobKinds } from './core/external-kinds';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
 import { createValidationPipe } from './http/validation';
+import { McpService } from './mcp/mcp.service';
 
 export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
+  const mcp = app.get(McpService);
+  app.use('/mcp', (req: Request, res: Response, next: NextFunction) => {
+    mcp.handle(req, res).catch(next);
+  });
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
@@ -38,7 +44,8 @@ export async function createConveyor(
   config: AppConfig,
   kinds: readonly JobKind[],
 ): Promise<INestApplication | INestApplicationContext> {
-  const module = AppModule.forRoot(config, kinds);
+  const allKinds = [...kinds, ...externalJobKinds(config.externalKinds, kinds)];
+  const module = AppModule.forRoot(config, allKinds);
   if (!runsApi(config)) {
     const context = await NestFactory.createApplicationContext(module, { bufferLogs: true });
     context.useLogger(context.get(Logger));
@@ -48,7 +55,7 @@ export async function createConveyor(
   const app = await NestFactory.create(module, { bodyParser: false, bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
-  setUpHttp(app, config, kinds);
+  setUpHttp(app, config, allKinds);
   await app.init();
   return app;
 }

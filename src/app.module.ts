@@ -14,6 +14,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { producerOptions } from './redis/redis-options';
 import { ProjectsModule } from './projects/projects.module';
+import { McpModule } from './mcp/mcp.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { RedisModule } from './redis/redis.module';
 
@@ -66,7 +67,7 @@ export class AppModule {
         BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
         ProjectsModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
-        ...(api ? [RealtimeModule] : []),
+        ...(api ? [RealtimeModule, McpModule] : []),
       ],
       controllers: api ? [HealthController] : [],
       providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],

@@ -1,5 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
+import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
+import { parseMcpConfig, type McpConfig } from './mcp.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -45,6 +47,8 @@ export interface AppConfig {
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
   prCreation: PrCreationConfig;
+  externalKinds: ExternalKindConfig[];
+  mcp: McpConfig;
   logLevel: LogLevel;
 }
 
@@ -167,6 +171,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   }
   const dataDir = raw(env, 'DATA_DIR') ?? '.data';
   const attempts = int(env, 'JOB_ATTEMPTS', 3, 1, 100);
+  const timeoutMs = int(env, 'JOB_TIMEOUT_MS', 5 * MINUTE, 100, 86_400_000);
   return {
     env: nodeEnv,
     role,
@@ -185,7 +190,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       concurrency: int(env, 'JOB_CONCURRENCY', 5, 1, 1000),
       rateLimitMax: int(env, 'QUEUE_RATE_LIMIT_MAX', 100, 1, 1_000_000),
       rateLimitDurationMs: int(env, 'QUEUE_RATE_LIMIT_DURATION_MS', MINUTE, 1, 86_400_000),
-      timeoutMs: int(env, 'JOB_TIMEOUT_MS', 5 * MINUTE, 100, 86_400_000),
+      timeoutMs,
       retainDoneSec: int(env, 'RETAIN_DONE_SEC', 24 * HOUR_SEC, 0, 365 * 24 * HOUR_SEC),
       retainFailedSec: int(env, 'RETAIN_FAILED_SEC', 48 * HOUR_SEC, 0, 365 * 24 * HOUR_SEC),
     },
@@ -204,6 +209,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
     prCreation: parsePrCreationConfig(env, bool(env, 'ALLOW_LOCAL_REPOS', false)),
+    externalKinds: parseExternalKinds(env, prefix, timeoutMs),
+    mcp: parseMcpConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 }

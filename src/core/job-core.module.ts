@@ -6,6 +6,7 @@ import { EventRetentionService } from './event-retention.service';
 import { JobEventBus } from './job-event-bus';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { JobQueueService } from './job-queue.service';
+import { ExternalQueueService } from './external-queue.service';
 import { JobRegistry } from './job-registry';
 import { JobWorkerService } from './job-worker.service';
 import { JobRepository } from './job.repository';
@@ -22,6 +23,7 @@ const SHARED = [
   JobEventBus,
   JobLifecycleService,
   JobQueueService,
+  ExternalQueueService,
   JobService,
   SubmitRateLimiter,
 ];
@@ -33,12 +35,14 @@ export class JobCoreModule {
     const registry = new JobRegistry(kinds, config);
     const workers = runsWorkers(config);
     const providers: Provider[] = [{ provide: JobRegistry, useValue: registry }, ...SHARED];
-    if (workers) providers.push(JobWorkerService, ...kinds.map((kind) => kind.processor));
+    if (workers) {
+      providers.push(JobWorkerService, ...registry.internal().map(({ kind }) => kind.processor!));
+    }
     return {
       module: JobCoreModule,
       global: true,
       imports: [
-        BullModule.registerQueue(...registry.names().map((name) => ({ name }))),
+        BullModule.registerQueue(...registry.internal().map(({ kind }) => ({ name: kind.name }))),
         ...kinds.flatMap((kind) => kind.imports ?? []),
       ],
       providers,

@@ -4,6 +4,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
+import { CANCEL_CHANNEL, ExternalQueueService } from './external-queue.service';
 import { guardDependency, isConnectionFailure } from './job.errors';
 import { JobRegistry } from './job-registry';
 import type { QueuedJobData } from './job.types';
@@ -23,7 +24,10 @@ export type CancelOutcome = 'removed' | 'running' | 'absent';
 /** pending: waiting or running already; gone: finished or removed. */
 export type PromoteOutcome = 'promoted' | 'pending' | 'gone' | 'unknown-kind';
 
-/** The BullMQ side of every kind: one queue per kind, all operations looping over the registry. */
+/**
+ * The queue side of every kind: one BullMQ queue per kind Conveyor runs, a Redis list per
+ * external kind (ExternalQueueService); all operations looping over the registry.
+ */
 @Injectable()
 export class JobQueueService implements OnModuleInit {
   private readonly queues = new Map<string, Queue<QueuedJobData>>();
@@ -32,15 +36,17 @@ export class JobQueueService implements OnModuleInit {
     private readonly registry: JobRegistry,
     private readonly moduleRef: ModuleRef,
     private readonly redis: RedisService,
+    private readonly external: ExternalQueueService,
   ) {}
 
   onModuleInit(): void {
-    for (const name of this.registry.names()) {
-      this.queues.set(name, this.moduleRef.get(getQueueToken(name), { strict: false }));
+    for (const { kind } of this.registry.internal()) {
+      this.queues.set(kind.name, this.moduleRef.get(getQueueToken(kind.name), { strict: false }));
     }
   }
 
   enqueue(job: Job): Promise<void> {
+    if (this.external.isExternal(job.kind)) return this.external.enqueue(job);
     const { policies } = this.registry.get(job.kind);
     return guardDependency('redis', async () => {
       await this.queue(job.kind).add(
@@ -60,6 +66,7 @@ export class JobQueueService implements OnModuleInit {
 
   /** Puts a job that ended in error back in line, reusing BullMQ's failed entry when it is kept. */
   requeue(job: Job): Promise<void> {
+    if (this.external.isExternal(job.kind)) return this.external.enqueue(job);
     return guardDependency('redis', async () => {
       const queue = this.queue(job.kind);
       const existing = await queue.getJob(job.id);
@@ -74,6 +81,7 @@ export class JobQueueService implements OnModuleInit {
 
   /** Removes a job that has not started; a running one is told to stop through Redis. */
   cancel(kind: string, jobId: string): Promise<CancelOutcome> {
+    if (this.external.isExternal(kind)) return this.external.cancel(kind, jobId);
     return guardDependency('redis', async () => {
       const queue = this.queue(kind);
       if ((await queue.remove(jobId)) === 1) return 'removed';
@@ -86,6 +94,7 @@ export class JobQueueService implements OnModuleInit {
 
   /** Drops a job's queue entry when it was finished elsewhere (an external worker). */
   discard(kind: string, jobId: string): Promise<void> {
+    if (this.external.isExternal(kind)) return this.external.discard(kind, jobId);
     return guardDependency('redis', async () => {
       await this.queue(kind).remove(jobId);
     });
@@ -112,10 +121,21 @@ export class JobQueueService implements OnModuleInit {
   }
 
   cancelChannel(): string {
-    return this.redis.key('cancel');
+    return this.redis.key(CANCEL_CHANNEL);
   }
 
+  /** An external kind keeps no finished entries: completed, failed, delayed are always 0. */
   stats(kind: string): Promise<QueueStats> {
+    if (this.external.isExternal(kind)) {
+      return this.external.stats(kind).then((stats) => ({
+        kind,
+        ...stats,
+        prioritized: 0,
+        delayed: 0,
+        completed: 0,
+        failed: 0,
+      }));
+    }
     return guardDependency('redis', async () => {
       const queue = this.queue(kind);
       const [paused, counts] = await Promise.all([
@@ -136,10 +156,12 @@ export class JobQueueService implements OnModuleInit {
   }
 
   pause(kind: string): Promise<void> {
+    if (this.external.isExternal(kind)) return this.external.pause(kind);
     return guardDependency('redis', () => this.queue(kind).pause());
   }
 
   resume(kind: string): Promise<void> {
+    if (this.external.isExternal(kind)) return this.external.resume(kind);
     return guardDependency('redis', () => this.queue(kind).resume());
   }
 
@@ -149,6 +171,7 @@ export class JobQueueService implements OnModuleInit {
     graceMs: number,
     limit: number,
   ): Promise<{ completed: number; failed: number }> {
+    if (this.external.isExternal(kind)) return Promise.resolve({ completed: 0, failed: 0 });
     return guardDependency('redis', async () => {
       const queue = this.queue(kind);
       const completed = await queue.clean(graceMs, limit, 'completed');

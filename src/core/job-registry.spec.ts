@@ -39,6 +39,19 @@ describe('JobRegistry', () => {
     expect(() => new JobRegistry(kinds, config)).toThrow(message);
   });
 
+  it('takes an external kind without a processor, and lists it apart', () => {
+    const external = { list: 'jobs', item: 'id' as const, statusChannel: null };
+    const registry = new JobRegistry(
+      [kind(), kind({ name: 'outside', processor: undefined, external })],
+      config,
+    );
+    expect(registry.internal().map((r) => r.kind.name)).toEqual(['demo']);
+    expect(registry.external().map((r) => r.kind.name)).toEqual(['outside']);
+    expect(() => new JobRegistry([kind({ external })], config)).toThrow(
+      'Job kind "demo" is external and cannot have a processor',
+    );
+  });
+
   it('throws a typed error for an unknown kind', () => {
     expect(() => new JobRegistry([], config).get('nope')).toThrow(UnknownJobKindError);
   });

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/app-config';
-import type { JobKind, JobPolicies } from './job.types';
+import type { ExternalRunner, JobKind, JobPolicies } from './job.types';
 
 const KIND_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
@@ -29,8 +29,11 @@ export class JobRegistry {
       if (typeof kind.params !== 'function') {
         throw new Error(`Job kind ${label} has no params class`);
       }
-      if (typeof kind.processor !== 'function') {
+      if (kind.external === undefined && typeof kind.processor !== 'function') {
         throw new Error(`Job kind ${label} has no processor`);
+      }
+      if (kind.external !== undefined && kind.processor !== undefined) {
+        throw new Error(`Job kind ${label} is external and cannot have a processor`);
       }
       this.kinds.set(kind.name, { kind, policies: resolvePolicies(kind, config.jobs) });
     });
@@ -52,6 +55,19 @@ export class JobRegistry {
 
   all(): RegisteredKind[] {
     return [...this.kinds.values()];
+  }
+
+  /** The kinds Conveyor's own workers run (each has a processor and a BullMQ queue). */
+  internal(): RegisteredKind[] {
+    return this.all().filter((registered) => registered.kind.external === undefined);
+  }
+
+  /** The kinds workers outside Conveyor run. */
+  external(): (RegisteredKind & { kind: { external: ExternalRunner } })[] {
+    return this.all().filter(
+      (registered): registered is RegisteredKind & { kind: { external: ExternalRunner } } =>
+        registered.kind.external !== undefined,
+    );
   }
 }
 

@@ -96,10 +96,9 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const processors = this.registry.all().map((registered) => {
-      const processor = this.moduleRef.get<AnyProcessor>(registered.kind.processor, {
-        strict: false,
-      });
+    const processors = this.registry.internal().map((registered) => {
+      const type = registered.kind.processor;
+      const processor = type && this.moduleRef.get<AnyProcessor>(type, { strict: false });
       if (typeof processor?.process !== 'function') {
         throw new Error(`Job kind "${registered.kind.name}" has no processor`);
       }

@@ -19,6 +19,7 @@ import { PRIORITIES, TERMINAL_STATUSES, type JobStatus, type JsonValue } from '.
 import { toEventView, type JobEventView } from './job-transition';
 import { SubmitRateLimiter } from './submit-rate-limiter';
 import { isUuid } from '../http/ids';
+import { externalParams } from './external-kinds';
 
 export interface SubmitOutcome {
   job: Job;
@@ -74,7 +75,9 @@ export class JobService {
     idempotencyKey?: string,
   ): Promise<SubmitOutcome> {
     const { kind, policies } = this.registry.get(kindName);
-    const params = (await validateParams(kind.params, body.params)) as JsonValue;
+    const params = kind.external
+      ? externalParams(body.params)
+      : ((await validateParams(kind.params, body.params)) as JsonValue);
     const workspace = kind.workspace ? await this.readyWorkspace(userId, body.projectId) : null;
     const refused = await kind.check?.(params as object, { config: this.config, workspace });
     if (refused) throw new BadRequestException(refused);

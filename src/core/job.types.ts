@@ -65,11 +65,25 @@ export interface JobProcessor<P, R extends JsonValue | void> {
   process(ctx: JobContext<P>): Promise<R>;
 }
 
+/**
+ * A kind that workers outside Conveyor run (SPEC §14): each submitted job is RPUSHed to `list`
+ * (seed 000's JSON object, or the bare id) and the workers report on the status channels.
+ */
+export interface ExternalRunner {
+  readonly list: string;
+  readonly item: 'json' | 'id';
+  /** An extra status channel of seed 003's shape, for this kind's jobs only. */
+  readonly statusChannel: string | null;
+}
+
 /** Everything the core needs to run one kind; registered with one line in job-kinds.ts. */
 export interface JobKind<P extends object = object, R extends JsonValue | void = JsonValue | void> {
   readonly name: string;
   readonly params: Type<P>;
-  readonly processor: Type<JobProcessor<P, R>>;
+  /** Conveyor's own processor; a kind has either this or `external`. */
+  readonly processor?: Type<JobProcessor<P, R>>;
+  /** Run by workers outside Conveyor: no processor, no BullMQ queue. */
+  readonly external?: ExternalRunner;
   /** The result's shape as a class with @ApiProperty decorators (OpenAPI, MCP); free-form when absent. */
   readonly result?: Type<object>;
   readonly policies?: Partial<JobPolicies>;

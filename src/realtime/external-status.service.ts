@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import { JobLifecycleService } from '../core/job-lifecycle.service';
 import { JobQueueService } from '../core/job-queue.service';
 import { JobRepository } from '../core/job.repository';
+import { JobRegistry } from '../core/job-registry';
 import { TERMINAL_STATUSES } from '../core/job.types';
 import { RedisService } from '../redis/redis.service';
 import {
@@ -51,7 +52,19 @@ export class ExternalStatusService implements OnApplicationBootstrap {
     private readonly jobs: JobRepository,
     private readonly lifecycle: JobLifecycleService,
     private readonly queues: JobQueueService,
+    private readonly registry: JobRegistry,
   ) {}
+
+  /** EXTERNAL_<KIND>_STATUS_CHANNEL: each carries reports of its kinds' jobs only. */
+  private kindChannels(): Map<string, Set<string>> {
+    const channels = new Map<string, Set<string>>();
+    for (const { kind } of this.registry.external()) {
+      const channel = kind.external.statusChannel;
+      if (channel === null || channel === this.statusChannel()) continue;
+      channels.set(channel, (channels.get(channel) ?? new Set<string>()).add(kind.name));
+    }
+    return channels;
+  }
 
   statusChannel(): string {
     return this.redis.key('status');
@@ -68,25 +81,31 @@ export class ExternalStatusService implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     this.subscriber = this.redis.subscriber('status');
     const streamPrefix = this.streamChannel('');
+    const kindChannels = this.kindChannels();
     this.subscriber.on('message', (channel: string, raw: string) => {
-      this.receive(channel, raw, parseStatusMessage(raw));
+      this.receive(channel, raw, parseStatusMessage(raw), kindChannels.get(channel));
     });
     this.subscriber.on('pmessage', (_pattern: string, channel: string, raw: string) => {
       this.receive(channel, raw, parseStreamMessage(channel.slice(streamPrefix.length), raw));
     });
-    await this.subscriber.subscribe(this.statusChannel());
+    await this.subscriber.subscribe(this.statusChannel(), ...kindChannels.keys());
     await this.subscriber.psubscribe(`${streamPrefix}*`);
   }
 
   /** Claims at once (claims go out in arrival order), applies after the job's earlier reports. */
-  private receive(channel: string, raw: string, parsed: ParsedStatus): void {
+  private receive(
+    channel: string,
+    raw: string,
+    parsed: ParsedStatus,
+    kinds?: ReadonlySet<string>,
+  ): void {
     const claimed = this.claim(channel, raw, parsed).catch((error: Error) => {
       this.logger.error(`status report on ${channel} not claimed: ${error.message}`);
       return false;
     });
     const key = parsed.ok ? parsed.request.jobId.toLowerCase() : '';
     const tail = (this.inOrder.get(key) ?? Promise.resolve())
-      .then(() => this.handle(channel, raw, parsed, claimed))
+      .then(() => this.handle(channel, raw, parsed, claimed, kinds))
       .finally(() => {
         if (this.inOrder.get(key) === tail) this.inOrder.delete(key);
       });
@@ -108,6 +127,7 @@ export class ExternalStatusService implements OnApplicationBootstrap {
     raw: string,
     parsed: ParsedStatus,
     claimed: Promise<boolean>,
+    kinds: ReadonlySet<string> | undefined,
   ): Promise<void> {
     try {
       if (!(await claimed)) return;
@@ -115,6 +135,9 @@ export class ExternalStatusService implements OnApplicationBootstrap {
       const { jobId, userId, change } = parsed.request;
       const job = await this.jobs.findById(jobId);
       if (!job) return this.drop('unknownJob', `no job ${jobId}`, raw);
+      if (kinds && !kinds.has(job.kind)) {
+        return this.drop('invalid', `job ${jobId} is not of a kind reported on ${channel}`, raw);
+      }
       if (userId !== undefined && userId !== job.userId) {
         return this.drop('invalid', `job ${jobId} does not belong to ${userId}`, raw);
       }

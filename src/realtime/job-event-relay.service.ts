@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import type Redis from 'ioredis';
 import { JobEventBus, type PublishedJobEvent } from '../core/job-event-bus';
 import { RedisService } from '../redis/redis.service';
+import { JobEventListeners } from './job-event-listeners';
 import { JobEventsGateway } from './job-events.gateway';
 
 /** Brings every persisted event, from whichever process wrote it, to this instance's sockets. */
@@ -14,6 +15,7 @@ export class JobEventRelay implements OnApplicationBootstrap {
     private readonly redis: RedisService,
     private readonly bus: JobEventBus,
     private readonly gateway: JobEventsGateway,
+    private readonly listeners: JobEventListeners,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -21,12 +23,17 @@ export class JobEventRelay implements OnApplicationBootstrap {
     let connectedOnce = false;
     // Messages published while the subscriber was away are gone: read them from the database.
     this.subscriber.on('ready', () => {
-      if (connectedOnce) this.gateway.resumeAll();
+      if (connectedOnce) {
+        this.gateway.resumeAll();
+        this.listeners.resumeAll();
+      }
       connectedOnce = true;
     });
     this.subscriber.on('message', (_channel: string, raw: string) => {
       try {
-        this.gateway.deliver(JSON.parse(raw) as PublishedJobEvent);
+        const event = JSON.parse(raw) as PublishedJobEvent;
+        this.gateway.deliver(event);
+        this.listeners.deliver(event);
       } catch (error) {
         this.logger.warn(`unreadable event on ${this.bus.channel()}: ${(error as Error).message}`);
       }

@@ -16,6 +16,9 @@ export type JobSocket = Socket<
   SocketData
 >;
 
+/** Where a feed sends: a socket, or whatever else follows a user's events (an MCP session). */
+export type FeedSink = Pick<JobSocket, 'emit' | 'disconnect'>;
+
 const PAGE = 500;
 export const REORDER_WAIT_MS = 100;
 
@@ -34,7 +37,7 @@ export class SocketFeed {
   private closed = false;
 
   constructor(
-    private readonly socket: JobSocket,
+    private readonly socket: FeedSink,
     private readonly userId: string,
     private readonly events: Pick<
       JobRepository,

@@ -1,0 +1,95 @@
+import { ConfigError } from './app-config';
+
+export const EXTERNAL_ITEM_FORMATS = ['json', 'id'] as const;
+export type ExternalItemFormat = (typeof EXTERNAL_ITEM_FORMATS)[number];
+
+/** A kind run by workers outside Conveyor (SPEC §14), fed through a Redis list. */
+export interface ExternalKindConfig {
+  name: string;
+  /** The Redis list each submitted job is RPUSHed to. */
+  list: string;
+  /** `json`: seed 000's object; `id`: the bare job id (seeds 001 and 003). */
+  item: ExternalItemFormat;
+  /** An extra status channel of seed 003's shape `{ jobId, status, userId, error? }`. */
+  statusChannel: string | null;
+  /** A job no worker finishes within this long after it was pushed ends in error. */
+  timeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const KIND_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const REDIS_KEY = /^[\x21-\x7e]{1,256}$/;
+
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+/** `code-review` → `EXTERNAL_CODE_REVIEW_<suffix>`. */
+export function externalVariable(kind: string, suffix: string): string {
+  return `EXTERNAL_${kind.toUpperCase().replace(/-/g, '_')}_${suffix}`;
+}
+
+function key(env: Env, name: string): string | undefined {
+  const raw = value(env, name);
+  if (raw !== undefined && !REDIS_KEY.test(raw)) {
+    throw new ConfigError(name, 'must be 1-256 printable characters without spaces');
+  }
+  return raw;
+}
+
+/** EXTERNAL_KINDS and each kind's EXTERNAL_<KIND>_* variables. */
+export function parseExternalKinds(
+  env: Env,
+  prefix: string,
+  defaultTimeoutMs: number,
+): ExternalKindConfig[] {
+  const names = (value(env, 'EXTERNAL_KINDS') ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const seen = new Set<string>();
+  const lists = new Map<string, string>();
+  return names.map((name) => {
+    if (!KIND_NAME.test(name)) {
+      throw new ConfigError(
+        'EXTERNAL_KINDS',
+        `has "${name}", which is not a kind name (lower-case kebab-case: a-z, 0-9, -)`,
+      );
+    }
+    if (seen.has(name)) throw new ConfigError('EXTERNAL_KINDS', `names "${name}" twice`);
+    seen.add(name);
+    const listVar = externalVariable(name, 'LIST');
+    const list = key(env, listVar) ?? `${prefix}:external:${name}`;
+    const other = lists.get(list);
+    if (other !== undefined) {
+      throw new ConfigError(listVar, `is the list of kind "${other}" too (${list})`);
+    }
+    lists.set(list, name);
+    const itemVar = externalVariable(name, 'ITEM');
+    const item = value(env, itemVar) ?? 'json';
+    if (!(EXTERNAL_ITEM_FORMATS as readonly string[]).includes(item)) {
+      throw new ConfigError(itemVar, `must be json or id (got "${item}")`);
+    }
+    const timeoutVar = externalVariable(name, 'TIMEOUT_MS');
+    const rawTimeout = value(env, timeoutVar);
+    let timeoutMs = defaultTimeoutMs;
+    if (rawTimeout !== undefined) {
+      if (!/^\d+$/.test(rawTimeout)) {
+        throw new ConfigError(timeoutVar, `must be an integer (got "${rawTimeout}")`);
+      }
+      timeoutMs = Number(rawTimeout);
+      if (timeoutMs < 100 || timeoutMs > 7 * 86_400_000) {
+        throw new ConfigError(timeoutVar, `must be between 100 and ${7 * 86_400_000}`);
+      }
+    }
+    return {
+      name,
+      list,
+      item: item as ExternalItemFormat,
+      statusChannel: key(env, externalVariable(name, 'STATUS_CHANNEL')) ?? null,
+      timeoutMs,
+    };
+  });
+}

@@ -1,0 +1,85 @@
+import { ConfigError } from './app-config';
+
+/** The MCP endpoint (SPEC §13, docs/mcp.md). */
+export interface McpConfig {
+  /** Host header names /mcp answers to (DNS rebinding); null: any host. */
+  allowedHosts: string[] | null;
+  /** Browser origins allowed besides those on an allowed host. */
+  allowedOrigins: string[];
+  /** How long a session's SSE events stay resumable (Last-Event-ID). */
+  eventTtlSec: number;
+  /** A session with no request and no call running for this long is closed. */
+  sessionIdleSec: number;
+  /** A task's TTL when the client asks for none, and the most it may ask for. */
+  taskTtlDefaultMs: number;
+  taskTtlMaxMs: number;
+  /** The pollInterval tasks suggest. */
+  taskPollIntervalMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/;
+
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be an integer (got "${raw}")`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
+  return n;
+}
+
+function items(env: Env, name: string): string[] | undefined {
+  const raw = value(env, name);
+  return raw
+    ?.split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+export function parseMcpConfig(env: Env): McpConfig {
+  const hosts = items(env, 'MCP_ALLOWED_HOSTS') ?? ['localhost', '127.0.0.1', '[::1]'];
+  const anyHost = hosts.includes('*');
+  const badHost = hosts.find((host) => host !== '*' && !HOST.test(host));
+  if (badHost !== undefined) {
+    throw new ConfigError('MCP_ALLOWED_HOSTS', `has "${badHost}", which is not a host name`);
+  }
+  const origins = items(env, 'MCP_ALLOWED_ORIGINS') ?? [];
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(
+        'MCP_ALLOWED_ORIGINS',
+        `has "${origin}", which is not an origin (scheme://host[:port])`,
+      );
+    }
+  }
+  const taskTtlMaxMs = int(env, 'MCP_TASK_TTL_MAX_MS', 86_400_000, 1000, 30 * 86_400_000);
+  const taskTtlDefaultMs = int(env, 'MCP_TASK_TTL_MS', 3_600_000, 1000, 30 * 86_400_000);
+  if (taskTtlDefaultMs > taskTtlMaxMs) {
+    throw new ConfigError(
+      'MCP_TASK_TTL_MS',
+      `must not exceed MCP_TASK_TTL_MAX_MS (${taskTtlMaxMs})`,
+    );
+  }
+  return {
+    allowedHosts: anyHost ? null : hosts.map((host) => host.toLowerCase()),
+    allowedOrigins: origins,
+    eventTtlSec: int(env, 'MCP_EVENT_TTL_SEC', 3600, 10, 7 * 86_400),
+    sessionIdleSec: int(env, 'MCP_SESSION_IDLE_SEC', 1800, 10, 7 * 86_400),
+    taskTtlDefaultMs,
+    taskTtlMaxMs,
+    taskPollIntervalMs: int(env, 'MCP_TASK_POLL_INTERVAL_MS', 1000, 50, 600_000),
+  };
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
+import { isInitializeRequest, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Request, Response } from 'express';
+import { InvalidTokenError, JwtService, type AuthUser } from '../auth/jwt.service';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { JobRegistry } from '../core/job-registry';
+import { JobRepository } from '../core/job.repository';
+import { JobService } from '../core/job.service';
+import { JobEventListeners } from '../realtime/job-event-listeners';
+import { RedisService } from '../redis/redis.service';
+import { McpSession } from './mcp-session';
+import { buildTools } from './mcp-tools';
+import { RedisEventStore } from './redis-event-store';
+import { findCodeSearch, SEARCH_CODE_TOOL, type CodeSearch } from './search-code-tool';
+
+class McpHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `host:port`, `[::1]:port` → the host name, lower-cased. */
+function hostName(header: string): string {
+  const bracketed = /^(\[[^\]]+\])(:\d+)?$/.exec(header);
+  if (bracketed) return bracketed[1].toLowerCase();
+  return header.replace(/:\d+$/, '').toLowerCase();
+}
+
+/**
+ * /mcp over the SDK's Streamable HTTP transport (SPEC §13): stateful sessions kept on this
+ * instance, each bound to the user whose Bearer token opened it; every request must carry a
+ * valid token of that same user. Host and Origin are checked first (DNS rebinding).
+ */
+@Injectable()
+export class McpService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(McpService.name);
+  private readonly sessions = new Map<string, McpSession>();
+  private tools: Tool[] = [];
+  private kinds = new Map<string, string>();
+  private sweeper?: NodeJS.Timeout;
+  private search: CodeSearch | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jwt: JwtService,
+    private readonly registry: JobRegistry,
+    private readonly jobs: JobService,
+    private readonly events: JobRepository,
+    private readonly listeners: JobEventListeners,
+    private readonly redis: RedisService,
+    private readonly modules: ModulesContainer,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    ({ tools: this.tools, kinds: this.kinds } = buildTools(this.registry));
+    this.search = findCodeSearch(this.modules);
+    if (this.search) this.tools.push(SEARCH_CODE_TOOL);
+    const idleMs = this.config.mcp.sessionIdleSec * 1000;
+    this.sweeper = setInterval(() => this.closeIdle(idleMs), Math.min(60_000, idleMs / 2));
+    this.sweeper.unref();
+  }
+
+  /** Sessions hold SSE streams open: they end before the HTTP server waits for its connections. */
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.sessions.values()].map((session) => session.close()));
+  }
+
+  async handle(req: Request, res: Response): Promise<void> {
+    try {
+      this.checkHostAndOrigin(req);
+      const user = this.authenticate(req);
+      const body: unknown = req.body;
+      const sessionId = req.headers['mcp-session-id'];
+      let session: McpSession;
+      if (typeof sessionId === 'string') {
+        const found = this.sessions.get(sessionId);
+        // Another user's session is as unknown as one that never was.
+        if (!found || found.userId !== user.id) throw new McpHttpError(404, 'session not found');
+        session = found;
+      } else if (req.method === 'POST' && isInitializeRequest(body)) {
+        session = await this.open(user);
+      } else {
+        throw new McpHttpError(
+          400,
+          'mcp-session-id header is required; start a session with an initialize request',
+        );
+      }
+      const lastEventId = req.headers['last-event-id'];
+      if (lastEventId !== undefined && !RedisEventStore.isEventId(String(lastEventId))) {
+        throw new McpHttpError(400, 'Last-Event-ID is not an event id this server sent');
+      }
+      session.openRequests += 1;
+      session.lastSeen = Date.now();
+      res.once('close', () => {
+        session.openRequests -= 1;
+        session.lastSeen = Date.now();
+      });
+      await session.transport.handleRequest(req, res, body);
+      if (session.transport.sessionId === undefined) await session.close();
+    } catch (error) {
+      if (res.headersSent) {
+        this.logger.warn(`mcp: ${(error as Error).message}`);
+        return;
+      }
+      const status = error instanceof McpHttpError ? error.status : 500;
+      if (status === 500) this.logger.error(`mcp: ${(error as Error).message}`);
+      if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="conveyor"');
+      res.status(status).json({
+        statusCode: status,
+        error: STATUS_CODES[status],
+        message: status === 500 ? 'internal error' : (error as Error).message,
+      });
+    }
+  }
+
+  private async open(user: AuthUser): Promise<McpSession> {
+    const id = randomUUID();
+    const session = new McpSession(
+      id,
+      user.id,
+      {
+        config: this.config.mcp,
+        jobs: this.jobs,
+        events: this.events,
+        listeners: this.listeners,
+        redis: this.redis.client,
+        keyPrefix: this.redis.key('mcp'),
+        tools: this.tools,
+        kinds: this.kinds,
+        search: this.search,
+        logger: this.logger,
+      },
+      () => this.sessions.delete(id),
+    );
+    await session.start();
+    this.sessions.set(id, session);
+    return session;
+  }
+
+  private authenticate(req: Request): AuthUser {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!match?.[1]) {
+      throw new McpHttpError(401, 'Authorization header with a Bearer token is required');
+    }
+    try {
+      return this.jwt.verify(match[1]);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new McpHttpError(401, error.message);
+      throw error;
+    }
+  }
+
+  private checkHostAndOrigin(req: Request): void {
+    const { allowedHosts, allowedOrigins } = this.config.mcp;
+    const host = req.headers.host;
+    if (allowedHosts !== null && (!host || !allowedHosts.includes(hostName(host)))) {
+      throw new McpHttpError(403, `host ${host ?? '(none)'} is not allowed (MCP_ALLOWED_HOSTS)`);
+    }
+    const origin = req.headers.origin;
+    if (origin === undefined || allowedOrigins.includes(origin)) return;
+    let originHost: string | null;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      originHost = null;
+    }
+    const onAllowedHost =
+      originHost !== null && allowedHosts !== null && allowedHosts.includes(hostName(originHost));
+    if (!onAllowedHost && (allowedHosts !== null || allowedOrigins.length > 0)) {
+      throw new McpHttpError(403, `origin ${origin} is not allowed (MCP_ALLOWED_ORIGINS)`);
+    }
+  }
+
+  private closeIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const session of this.sessions.values()) {
+      if (session.openRequests === 0 && now - session.lastSeen > idleMs) {
+        this.logger.log(`mcp session ${session.id} closed after ${idleMs / 1000} s idle`);
+        void session.close();
+      }
+    }
+  }
+}

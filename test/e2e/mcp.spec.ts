@@ -1,0 +1,574 @@
+import { request as httpRequest, type Server } from 'node:http';
+import { Injectable } from '@nestjs/common';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CallToolResultSchema,
+  CreateTaskResultSchema,
+  LoggingMessageNotificationSchema,
+  ProgressNotificationSchema,
+  TaskStatusNotificationSchema,
+  type CallToolResult,
+  type Progress,
+} from '@modelcontextprotocol/sdk/types.js';
+import { IsString, MaxLength } from 'class-validator';
+import Redis from 'ioredis';
+import { defineJobKind, type JobContext, type JobProcessor } from '../../src/core/job.types';
+import { Api, uniqueUser } from '../support/api';
+import { startStack, tokenFor, type TestStack } from '../support/app';
+import { TEST_REDIS_URL } from '../support/redis';
+import { baseUrl } from '../support/socket';
+import { echoKind } from '../support/test-kinds';
+import { waitFor } from '../support/wait';
+
+class WaiterParams {
+  @IsString()
+  @MaxLength(100)
+  label!: string;
+}
+
+/** Job ids whose processor saw its AbortSignal fire. */
+const aborted = new Set<string>();
+
+/** Runs until it is cancelled: reports once, then waits on its signal. */
+@Injectable()
+class WaiterProcessor implements JobProcessor<WaiterParams, null> {
+  async process(ctx: JobContext<WaiterParams>): Promise<null> {
+    await ctx.progress(10, `waiting: ${ctx.params.label}`);
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    aborted.add(ctx.jobId);
+    return null;
+  }
+}
+
+const waiterKind = defineJobKind({
+  name: 'waiter',
+  params: WaiterParams,
+  processor: WaiterProcessor,
+});
+
+interface Structured {
+  jobId: string;
+  status: string;
+  result?: Record<string, unknown>;
+  error?: string;
+}
+
+function textOf(result: CallToolResult): string {
+  const first = result.content[0];
+  return first?.type === 'text' ? first.text : '';
+}
+
+describe('MCP over Streamable HTTP (SPEC §13)', () => {
+  let stack: TestStack;
+  let url: URL;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack('mcp', [echoKind, waiterKind], {
+      EXTERNAL_KINDS: 'spin-up',
+      MCP_TASK_POLL_INTERVAL_MS: '100',
+    });
+    url = new URL('/mcp', baseUrl(stack.app.getHttpServer() as Server));
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+    await stack?.close();
+  });
+
+  function rawPost(
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            ...headers,
+          },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  function transportFor(
+    user: string,
+    options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1] = {},
+  ): StreamableHTTPClientTransport {
+    return new StreamableHTTPClientTransport(url, {
+      requestInit: { headers: { Authorization: `Bearer ${tokenFor(user)}` } },
+      ...options,
+    });
+  }
+
+  async function connect(
+    user: string,
+    options?: ConstructorParameters<typeof StreamableHTTPClientTransport>[1],
+  ): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+    const client = new Client({ name: 'conveyor-test', version: '1.0.0' });
+    const transport = transportFor(user, options);
+    await client.connect(transport);
+    clients.push(client);
+    return { client, transport };
+  }
+
+  it('refuses a request without a valid token (401) and an unknown Host or Origin (403)', async () => {
+    const client = new Client({ name: 'anonymous', version: '1.0.0' });
+    await expect(client.connect(new StreamableHTTPClientTransport(url))).rejects.toThrow(/401/);
+
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: 'x', version: '1' },
+      },
+    };
+    const post = (headers: Record<string, string>) =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        body: JSON.stringify(initialize),
+      });
+    const noToken = await post({});
+    expect(noToken.status).toBe(401);
+    expect(noToken.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await noToken.json()).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      message: 'Authorization header with a Bearer token is required',
+    });
+    const badToken = await post({ authorization: 'Bearer not-a-jwt' });
+    expect(badToken.status).toBe(401);
+    expect(((await badToken.json()) as { message: string }).message).toBe('token is invalid');
+    const auth = { authorization: `Bearer ${tokenFor('someone')}` };
+    const evilOrigin = await post({ ...auth, origin: 'http://evil.example' });
+    expect(evilOrigin.status).toBe(403);
+    expect(((await evilOrigin.json()) as { message: string }).message).toMatch(
+      /origin http:\/\/evil.example is not allowed/,
+    );
+    // fetch cannot set Host: a rebinding attacker's browser sends its own name there.
+    const evilHost = await rawPost(
+      { ...auth, host: 'evil.example:80' },
+      JSON.stringify(initialize),
+    );
+    expect(evilHost.status).toBe(403);
+    expect(evilHost.body).toMatch(/host evil.example:80 is not allowed/);
+    const { transport } = await connect('someone');
+    const badResume = await fetch(url, {
+      headers: {
+        ...auth,
+        accept: 'text/event-stream',
+        'mcp-session-id': transport.sessionId!,
+        'last-event-id': '_GET_stream_1',
+      },
+    });
+    expect(badResume.status).toBe(400);
+    expect(((await badResume.json()) as { message: string }).message).toBe(
+      'Last-Event-ID is not an event id this server sent',
+    );
+    const noSession = await fetch(url, {
+      method: 'POST',
+      headers: {
+        ...auth,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    expect(noSession.status).toBe(400);
+  });
+
+  it("answers another user's session id with 404", async () => {
+    const owner = uniqueUser('owner');
+    const { transport } = await connect(owner);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tokenFor(uniqueUser('intruder'))}`,
+        'mcp-session-id': transport.sessionId!,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ statusCode: 404, message: 'session not found' });
+
+    // The owner ends it (DELETE): the id is then unknown to the owner too.
+    const sessionId = transport.sessionId!;
+    await transport.terminateSession();
+    const after = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tokenFor(owner)}`,
+        'mcp-session-id': sessionId,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'tools/list' }),
+    });
+    expect(after.status).toBe(404);
+  });
+
+  it('lists one tool per kind (schemas from the params DTO) plus get_job and cancel_job', async () => {
+    const { client } = await connect(uniqueUser('lister'));
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name).sort()).toEqual([
+      'cancel_job',
+      'echo',
+      'get_job',
+      'spin_up',
+      'waiter',
+    ]);
+    const echo = tools.find((tool) => tool.name === 'echo')!;
+    expect(echo.execution).toEqual({ taskSupport: 'optional' });
+    expect(echo.inputSchema.required).toEqual(['projectId', 'text']);
+    expect(echo.inputSchema.properties).toMatchObject({
+      projectId: { type: 'string' },
+      priority: { enum: ['critical', 'high', 'medium', 'low'] },
+      text: { type: 'string', maxLength: 1000 },
+      steps: { type: 'integer', minimum: 0, maximum: 1000 },
+      fail: { enum: ['until-last', 'always', 'fatal'] },
+    });
+    expect(echo.inputSchema.additionalProperties).toBe(false);
+    const spinUp = tools.find((tool) => tool.name === 'spin_up')!;
+    expect(spinUp.inputSchema).toMatchObject({
+      required: ['projectId'],
+      additionalProperties: true,
+    });
+    expect(tools.find((tool) => tool.name === 'get_job')!.inputSchema.required).toEqual(['jobId']);
+  });
+
+  it('runs a job to its end, with strictly increasing progress; the job is the REST one', async () => {
+    const user = uniqueUser('caller');
+    const { client } = await connect(user);
+    const progress: Progress[] = [];
+    const result = (await client.callTool(
+      {
+        name: 'echo',
+        arguments: { projectId: 'p1', text: 'hello', steps: 4, stepMs: 30, priority: 'high' },
+      },
+      CallToolResultSchema,
+      { onprogress: (p) => progress.push(p), resetTimeoutOnProgress: true },
+    )) as CallToolResult;
+    expect(result.isError).toBe(false);
+    const structured = result.structuredContent as unknown as Structured;
+    expect(structured).toMatchObject({ status: 'done', result: { text: 'hello', attempt: 1 } });
+    expect(textOf(result)).toMatch(/^echo job .* done: /);
+    expect(progress.map((p) => p.progress)).toEqual([0, 20, 40, 60, 80]);
+    expect(progress.every((p) => p.total === 100)).toBe(true);
+    expect(progress.map((p) => p.message)).toEqual([
+      'attempt 1 of 3 started',
+      'step 1',
+      'step 2',
+      'step 3',
+      'step 4',
+    ]);
+    const job = await new Api(stack, user).job(structured.jobId);
+    expect(job).toMatchObject({ kind: 'echo', status: 'done', priority: 'high', projectId: 'p1' });
+    expect(job.requestId).not.toBeNull();
+
+    const got = (await client.callTool({
+      name: 'get_job',
+      arguments: { jobId: job.id },
+    })) as CallToolResult;
+    expect(got.structuredContent).toMatchObject({ id: job.id, status: 'done' });
+    const failed = (await client.callTool({
+      name: 'echo',
+      arguments: { projectId: 'p1', text: 'boom', fail: 'fatal' },
+    })) as CallToolResult;
+    expect(failed.isError).toBe(true);
+    expect(failed.structuredContent).toMatchObject({ status: 'error', error: 'fatal: boom' });
+    expect(textOf(failed)).toMatch(/failed: fatal: boom$/);
+  });
+
+  it('refuses bad arguments with the field and why, and unknown or foreign jobs as not found', async () => {
+    const { client } = await connect(uniqueUser('bad'));
+    const call = async (name: string, args: Record<string, unknown>) =>
+      (await client.callTool({ name, arguments: args })) as CallToolResult;
+    const noText = await call('echo', { projectId: 'p1' });
+    expect(noText.isError).toBe(true);
+    expect(textOf(noText)).toMatch(/^refused \(400\): .*params\.text must be a string/);
+    expect(textOf(await call('echo', { text: 'x' }))).toMatch(/projectId must be a string/);
+    expect(textOf(await call('echo', { projectId: 'p1', text: 'x', priority: 'urgent' }))).toMatch(
+      /priority must be one of/,
+    );
+    expect(textOf(await call('echo', { projectId: 'p1', text: 'x', colour: 'red' }))).toMatch(
+      /params\.colour is not an allowed property/,
+    );
+    expect(textOf(await call('get_job', {}))).toMatch(/^refused \(400\): jobId must be a job id/);
+    const other = await new Api(stack, uniqueUser('other')).submitOk('echo', { text: 'mine' });
+    expect(textOf(await call('get_job', { jobId: other.id }))).toMatch(/^refused \(404\)/);
+    expect(textOf(await call('cancel_job', { jobId: other.id }))).toMatch(/^refused \(404\)/);
+    await expect(call('nope', {})).rejects.toThrow(/unknown tool nope/);
+  });
+
+  it('cancels the job when the call is cancelled: the worker sees its signal fire', async () => {
+    const user = uniqueUser('canceller');
+    const api = new Api(stack, user);
+    const { client } = await connect(user);
+    const controller = new AbortController();
+    const progress: Progress[] = [];
+    const call = client.callTool(
+      { name: 'waiter', arguments: { projectId: 'p1', label: 'cancel me' } },
+      CallToolResultSchema,
+      { signal: controller.signal, onprogress: (p) => progress.push(p) },
+    );
+    call.catch(() => undefined);
+    await waitFor('the waiter to report', () =>
+      Promise.resolve(progress.some((p) => p.progress === 10)),
+    );
+    const [job] = await api.listAll({ kind: 'waiter' });
+    controller.abort('changed my mind');
+    await expect(call).rejects.toThrow();
+    expect(await api.waitForStatus(job.id)).toMatchObject({ status: 'cancelled' });
+    await waitFor('the processor to see its signal', () => Promise.resolve(aborted.has(job.id)));
+  });
+
+  it('runs a task: created, polled, its result, listed; cancelled; invisible to another user', async () => {
+    const user = uniqueUser('tasker');
+    const api = new Api(stack, user);
+    const { client } = await connect(user);
+    const statuses: string[] = [];
+    client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
+      statuses.push(`${n.params.taskId}:${n.params.status}`);
+    });
+    const created = await client.request(
+      {
+        method: 'tools/call',
+        params: {
+          name: 'echo',
+          arguments: { projectId: 'p1', text: 'as a task', steps: 2, stepMs: 50 },
+          task: { ttl: 120_000 },
+        },
+      },
+      CreateTaskResultSchema,
+    );
+    const { taskId } = created.task;
+    expect(created.task).toMatchObject({ status: 'working', ttl: 120_000, pollInterval: 100 });
+    expect((await api.job(taskId)).kind).toBe('echo');
+    const done = await waitFor('the task to complete', async () => {
+      const task = await client.experimental.tasks.getTask(taskId);
+      return task.status === 'completed' ? task : undefined;
+    });
+    expect(done.taskId).toBe(taskId);
+    const result = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+    expect(result.structuredContent).toMatchObject({ jobId: taskId, status: 'done' });
+    expect((await client.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toContain(
+      taskId,
+    );
+    await waitFor('the completed status notification', () =>
+      Promise.resolve(statuses.includes(`${taskId}:completed`)),
+    );
+
+    const waiting = await client.request(
+      {
+        method: 'tools/call',
+        params: { name: 'waiter', arguments: { projectId: 'p1', label: 'task' }, task: {} },
+      },
+      CreateTaskResultSchema,
+    );
+    const waitingId = waiting.task.taskId;
+    await api.waitForStatus(waitingId, ['processing']);
+    const cancelled = await client.experimental.tasks.cancelTask(waitingId);
+    expect(cancelled.status).toBe('cancelled');
+    expect(await api.waitForStatus(waitingId)).toMatchObject({ status: 'cancelled' });
+    await waitFor('the processor to see its signal', () => Promise.resolve(aborted.has(waitingId)));
+    const cancelledResult = await client.experimental.tasks.getTaskResult(
+      waitingId,
+      CallToolResultSchema,
+    );
+    expect(cancelledResult.isError).toBe(true);
+
+    const brief = await client.request(
+      {
+        method: 'tools/call',
+        params: {
+          name: 'echo',
+          arguments: { projectId: 'p1', text: 'brief' },
+          task: { ttl: 1000 },
+        },
+      },
+      CreateTaskResultSchema,
+    );
+    expect(brief.task.ttl).toBe(1000);
+    await waitFor('the task to outlive its TTL', () =>
+      client.experimental.tasks.getTask(brief.task.taskId).then(
+        () => false,
+        (error: Error) => /not found/i.test(error.message),
+      ),
+    );
+    // The task is gone; its job stays.
+    expect((await api.waitForStatus(brief.task.taskId)).status).toBe('done');
+
+    const { client: stranger } = await connect(uniqueUser('stranger'));
+    await expect(stranger.experimental.tasks.getTask(taskId)).rejects.toThrow(/not found/i);
+    await expect(stranger.experimental.tasks.cancelTask(waitingId)).rejects.toThrow(/not found/i);
+    expect((await stranger.experimental.tasks.listTasks()).tasks).toEqual([]);
+  });
+
+  it('resumes a call whose transport closed mid-call: no progress missing or repeated', async () => {
+    const user = uniqueUser('resumer');
+    const first = await connect(user);
+    const sessionId = first.transport.sessionId!;
+    const seen: number[] = [];
+    let lastEventId: string | undefined;
+    const params = {
+      name: 'echo',
+      arguments: { projectId: 'p1', text: 'resume me', steps: 6, stepMs: 150 },
+    };
+    const pending = first.client.request({ method: 'tools/call', params }, CallToolResultSchema, {
+      onprogress: (p) => seen.push(p.progress),
+      onresumptiontoken: (token) => (lastEventId = token),
+    });
+    pending.catch(() => undefined);
+    await waitFor('two progress notifications', () => Promise.resolve(seen.length >= 2));
+    await first.transport.close();
+    const before = seen.length;
+
+    const client = new Client({ name: 'conveyor-test', version: '1.0.0' });
+    clients.push(client);
+    const resumed: number[] = [];
+    client.setNotificationHandler(ProgressNotificationSchema, (n) => {
+      resumed.push(n.params.progress);
+    });
+    await client.connect(transportFor(user, { sessionId }));
+    const result = await client.request({ method: 'tools/call', params }, CallToolResultSchema, {
+      resumptionToken: lastEventId,
+      onresumptiontoken: (token) => (lastEventId = token),
+    });
+    expect(result.structuredContent).toMatchObject({
+      status: 'done',
+      result: { text: 'resume me' },
+    });
+    expect(seen.slice(0, before).concat(resumed)).toEqual([0, 14, 28, 42, 57, 71, 85]);
+    // One job, though the call was made twice over the wire.
+    expect(await new Api(stack, user).listAll({ kind: 'echo' })).toHaveLength(1);
+  });
+
+  it("resumes the standalone GET stream with Last-Event-ID: a task's progress arrives whole", async () => {
+    const user = uniqueUser('standalone');
+    const gets: { lastEventId: string | null; abort: AbortController }[] = [];
+    const recordingFetch = (input: string | URL | Request, init?: RequestInit) => {
+      if (init?.method !== 'GET') return fetch(input, init);
+      const abort = new AbortController();
+      const headers = new Headers(init.headers);
+      gets.push({ lastEventId: headers.get('last-event-id'), abort });
+      const signal = init.signal ? AbortSignal.any([init.signal, abort.signal]) : abort.signal;
+      return fetch(input, { ...init, signal });
+    };
+    const { client } = await connect(user, {
+      fetch: recordingFetch,
+      reconnectionOptions: {
+        initialReconnectionDelay: 200,
+        maxReconnectionDelay: 1000,
+        reconnectionDelayGrowFactor: 1.5,
+        maxRetries: 10,
+      },
+    });
+    await waitFor('the standalone GET stream', () => Promise.resolve(gets.length === 1));
+    const progress: number[] = [];
+    const statuses: string[] = [];
+    client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
+      statuses.push(n.params.status);
+    });
+    const created = await client.request(
+      {
+        method: 'tools/call',
+        params: {
+          name: 'echo',
+          arguments: { projectId: 'p1', text: 'standalone', steps: 6, stepMs: 150 },
+          task: { ttl: 60_000 },
+        },
+      },
+      CreateTaskResultSchema,
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    await waitFor('progress on the standalone stream', () => Promise.resolve(progress.length >= 2));
+    gets[0].abort.abort();
+    await waitFor(
+      'the task to finish',
+      () => Promise.resolve(statuses.includes('completed')),
+      20_000,
+    );
+    expect(gets.length).toBeGreaterThanOrEqual(2);
+    expect(gets.slice(1).every((get) => get.lastEventId !== null)).toBe(true);
+    expect(progress).toEqual([0, 14, 28, 42, 57, 71, 85]);
+    expect((await new Api(stack, user).job(created.task.taskId)).status).toBe('done');
+  });
+
+  it('runs an external kind as a tool: the worker of seed 000 answers in content / isError', async () => {
+    const { client } = await connect(uniqueUser('external'));
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const worker = async (isError: boolean) => {
+        const popped = await redis.brpop(`${stack.prefix}:external:spin-up`, 10);
+        const item = JSON.parse(popped![1]) as { streamId: string; toolName: string };
+        expect(item.toolName).toBe('spin-up');
+        await redis.publish(
+          item.streamId,
+          JSON.stringify({ message: 'Half way done...', progress: 50 }),
+        );
+        await redis.publish(
+          item.streamId,
+          JSON.stringify({
+            complete: true,
+            content: isError ? 'it broke' : 'Project created!',
+            isError,
+          }),
+        );
+      };
+      const logs: unknown[] = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+        logs.push(n.params.data);
+      });
+      const progress: Progress[] = [];
+      const [ok] = await Promise.all([
+        client.callTool(
+          { name: 'spin_up', arguments: { projectId: 'p1', name: 'shop' } },
+          CallToolResultSchema,
+          { onprogress: (p) => progress.push(p) },
+        ),
+        worker(false),
+      ]);
+      expect(ok.isError).toBe(false);
+      expect(textOf(ok as CallToolResult)).toBe('Project created!');
+      expect(progress.map((p) => [p.progress, p.message])).toEqual([
+        [0, 'attempt 1 of 3 started'],
+        [50, 'Half way done...'],
+      ]);
+      const [failed] = await Promise.all([
+        client.callTool({ name: 'spin_up', arguments: { projectId: 'p1' } }),
+        worker(true),
+      ]);
+      expect(failed.isError).toBe(true);
+      expect(textOf(failed as CallToolResult)).toMatch(/failed: it broke$/);
+      expect(logs).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
