@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { parseLlmConfig, type LlmConfig } from './llm.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -44,6 +45,7 @@ export interface AppConfig {
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
   logLevel: LogLevel;
+  llm: LlmConfig;
 }
 
 export const SANDBOX_MODES = ['auto', 'bwrap', 'none'] as const;
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
+    llm: parseLlmConfig(env),
   };
 }
 
