@@ -1,6 +1,12 @@
 import { ConfigError } from './app-config';
 
-export const LLM_PROVIDER_NAMES = ['anthropic', 'openai', 'google', 'xai', 'openai-compatible'] as const;
+export const LLM_PROVIDER_NAMES = [
+  'anthropic',
+  'openai',
+  'google',
+  'xai',
+  'openai-compatible',
+] as const;
 export type LlmProviderName = (typeof LLM_PROVIDER_NAMES)[number];
 
 /** One configured provider; `apiKey` never leaves the process (see llm-redaction.ts). */
@@ -52,7 +58,8 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${value}")`);
   const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+  if (n < min || n > max)
+    throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
   return n;
 }
 

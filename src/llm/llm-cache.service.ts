@@ -49,7 +49,11 @@ export class LlmCache {
     return this.config.llm.cacheTtlSec > 0;
   }
 
-  async share(key: string, call: () => Promise<LlmCompletion>, signal: AbortSignal): Promise<Shared> {
+  async share(
+    key: string,
+    call: () => Promise<LlmCompletion>,
+    signal: AbortSignal,
+  ): Promise<Shared> {
     for (;;) {
       const local = this.inflight.get(key);
       if (local) {

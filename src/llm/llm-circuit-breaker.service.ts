@@ -50,7 +50,12 @@ export class LlmCircuitBreaker {
       const failures = await this.redis.client.incr(this.key(provider, 'failures'));
       await this.redis.client.expire(this.key(provider, 'failures'), FAILURE_MEMORY_SEC);
       if (failures >= circuitFailures) {
-        await this.redis.client.set(this.key(provider, 'open'), String(failures), 'PX', circuitCooldownMs);
+        await this.redis.client.set(
+          this.key(provider, 'open'),
+          String(failures),
+          'PX',
+          circuitCooldownMs,
+        );
         this.logger.warn(
           `${provider} failed ${failures} times in a row: skipped for ${circuitCooldownMs} ms`,
         );

@@ -50,7 +50,11 @@ const MOVE_ON_TYPES = new Set([
   'permission_error',
   'timeout_error',
 ]);
-const BAD_REQUEST_TYPES = new Set(['invalid_request_error', 'not_found_error', 'request_too_large']);
+const BAD_REQUEST_TYPES = new Set([
+  'invalid_request_error',
+  'not_found_error',
+  'request_too_large',
+]);
 
 function oneLine(text: string, max = 300): string {
   const line = text.replace(/\s+/g, ' ').trim();
@@ -102,7 +106,10 @@ export function classifyFailure(error: unknown, afterFirstToken: boolean): Class
   } else if (APICallError.isInstance(error)) {
     const status = error.statusCode;
     if (status === undefined) {
-      disposition = error.isRetryable || NETWORK_CODES.test(codeChain(error)) ? 'next-provider' : 'fail-attempt';
+      disposition =
+        error.isRetryable || NETWORK_CODES.test(codeChain(error))
+          ? 'next-provider'
+          : 'fail-attempt';
       message = `connection failed: ${oneLine(codeChain(error.cause) || error.message)}`;
     } else if (MOVE_ON_STATUS.has(status) || status >= 500) {
       disposition = 'next-provider';

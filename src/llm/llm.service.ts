@@ -178,7 +178,11 @@ export class LlmService {
     let sent = false;
     let text = '';
     let finishReason = 'unknown';
-    const usage: LlmCompletion['usage'] = { inputTokens: null, outputTokens: null, totalTokens: null };
+    const usage: LlmCompletion['usage'] = {
+      inputTokens: null,
+      outputTokens: null,
+      totalTokens: null,
+    };
     try {
       const result = streamText({
         model: languageModel(provider, model),

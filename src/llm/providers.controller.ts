@@ -39,7 +39,10 @@ export class ProvidersController {
   ) {}
 
   @Get()
-  @ApiOkResponse({ type: ProvidersView, description: 'The configured LLM providers, in failover order' })
+  @ApiOkResponse({
+    type: ProvidersView,
+    description: 'The configured LLM providers, in failover order',
+  })
   async list(): Promise<ProvidersView> {
     const items = await Promise.all(
       this.llm.providers.map(async (provider, index) => {
