@@ -65,10 +65,17 @@ export class LlmCache {
           continue;
         }
       }
-      const stored = await this.read(key);
-      if (stored) return { completion: stored, cached: true };
       const token = randomBytes(16).toString('hex');
-      const locked = await this.redis.client.set(this.lockKey(key), token, 'PX', LOCK_TTL_MS, 'NX');
+      let locked: string | null;
+      try {
+        const stored = await this.read(key);
+        if (stored) return { completion: stored, cached: true };
+        locked = await this.redis.client.set(this.lockKey(key), token, 'PX', LOCK_TTL_MS, 'NX');
+      } catch (error) {
+        // The cache only saves calls: without Redis the request is answered all the same.
+        this.logger.warn(`cache unavailable, calling the provider: ${(error as Error).message}`);
+        return { completion: await call(), cached: false };
+      }
       if (locked !== 'OK') {
         await this.waitForOther(key, signal);
         continue;
@@ -115,7 +122,7 @@ export class LlmCache {
       const [held, stored] = await Promise.all([
         this.redis.client.exists(this.lockKey(key)),
         this.redis.client.exists(this.resultKey(key)),
-      ]);
+      ]).catch(() => [0, 0]);
       if (stored === 1 || held === 0) return;
     }
   }

@@ -61,13 +61,19 @@ function oneLine(text: string, max = 300): string {
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
+/** Codes and messages down the cause chain; errors from fetch may come from another realm. */
 function codeChain(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === 'string' ? code : '', current.message);
-    current = current.cause;
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth += 1) {
+    const { code, message, cause } = current as {
+      code?: unknown;
+      message?: unknown;
+      cause?: unknown;
+    };
+    if (typeof code === 'string') parts.push(code);
+    if (typeof message === 'string') parts.push(message);
+    current = cause;
   }
   return parts.join(' ');
 }
