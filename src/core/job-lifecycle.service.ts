@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Job } from '../generated/prisma/client';
 import { JobEventBus } from './job-event-bus';
+import { OutputBudget, PendingOutput } from './job-output';
 import type { JobChange } from './job-transition';
 import { JobRepository, type StoredEvent } from './job.repository';
 import { TERMINAL_STATUSES } from './job.types';
@@ -39,6 +40,13 @@ function assumedQueued(id: string, maxAttempts: number): Job {
 
 type ProgressChange = Extract<JobChange, { type: 'progress' }>;
 
+/** A report that only carries output: progress and message stay as they are. */
+const OUTPUT_ONLY: ProgressChange = { type: 'progress' };
+
+function onlyOutput(change: ProgressChange): boolean {
+  return change.progress === undefined && change.message === undefined;
+}
+
 interface PendingProgress {
   change: ProgressChange | null;
   /** The window's first write: what coalesced reports answer, even while it is in flight. */
@@ -52,6 +60,11 @@ interface PendingProgress {
  * Progress is coalesced per job: the first report is written at once, later ones within
  * PROGRESS_INTERVAL_MS only replace a pending report, which is written when the interval ends
  * (or just before any other change of that job). Everything else is written as it comes.
+ *
+ * Streamed output (ctx.output) is held per job and taken by the job's next write: a progress
+ * event carries it (split into 64 KiB pieces, one event each); before any other change, what is
+ * held is written as progress events first. So output rides on the progress writes, and a burst
+ * of output is one report of the window like any other.
  */
 @Injectable()
 export class JobLifecycleService implements OnApplicationShutdown {
@@ -60,6 +73,10 @@ export class JobLifecycleService implements OnApplicationShutdown {
   private readonly writing = new Map<string, Promise<Job | null>>();
   /** The row as this process last wrote it: the next change is planned from it without a read. */
   private readonly known = new Map<string, Job>();
+  /** Output streamed and not yet taken by a write. */
+  private readonly outputs = new Map<string, PendingOutput>();
+  /** Jobs with an output write queued that has not yet taken the output (no coalescing). */
+  private readonly outputQueued = new Set<string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -86,12 +103,49 @@ export class JobLifecycleService implements OnApplicationShutdown {
     return this.apply(jobId, { type: 'processing', attempt });
   }
 
+  /**
+   * The sink of one attempt's ctx.output. The first JOB_LOG_MAX_BYTES of the attempt's output
+   * are streamed exactly; past that nothing more (the stored log keeps the tail instead).
+   */
+  outputStream(jobId: string): (text: string) => void {
+    const budget = new OutputBudget(this.config.jobLogMaxBytes);
+    let capped = false;
+    return (text) => {
+      const admitted = budget.admit(text);
+      if (admitted !== '') this.output(jobId, admitted);
+      if (!capped && budget.exhausted) {
+        capped = true;
+        this.logger.log(
+          `job ${jobId}: output reached JOB_LOG_MAX_BYTES (${this.config.jobLogMaxBytes}); ` +
+            'the rest goes to the log only',
+        );
+      }
+    };
+  }
+
   announce(event: StoredEvent): Promise<void> {
     return this.bus.publish(event);
   }
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.pending.keys()].map((jobId) => this.flush(jobId)));
+  }
+
+  private output(jobId: string, text: string): void {
+    let held = this.outputs.get(jobId);
+    if (!held) this.outputs.set(jobId, (held = new PendingOutput()));
+    held.append(text);
+    const failed = (error: unknown) =>
+      this.logger.warn(`job ${jobId}: output not written yet: ${(error as Error).message}`);
+    if (this.config.progressIntervalMs > 0) {
+      const window = this.pending.get(jobId);
+      if (window) window.change ??= OUTPUT_ONLY;
+      else this.progress(jobId, OUTPUT_ONLY).catch(failed);
+    } else if (!this.outputQueued.has(jobId)) {
+      // Without coalescing, output that comes while a write is queued rides on that write.
+      this.outputQueued.add(jobId);
+      this.write(jobId, OUTPUT_ONLY).catch(failed);
+    }
   }
 
   private async progress(jobId: string, change: ProgressChange): Promise<Job | null> {
@@ -148,6 +202,44 @@ export class JobLifecycleService implements OnApplicationShutdown {
   }
 
   private async writeNow(jobId: string, change: JobChange): Promise<Job | null> {
+    this.outputQueued.delete(jobId);
+    const held = this.outputs.get(jobId);
+    this.outputs.delete(jobId);
+    const pieces = held?.take() ?? [];
+    let written = 0;
+    try {
+      if (change.type === 'progress') {
+        if (pieces.length === 0 && onlyOutput(change) && this.known.has(jobId)) {
+          // Its output went with an earlier write: nothing left to say.
+          return this.known.get(jobId)!;
+        }
+        let job = await this.writeOne(jobId, { ...change, output: pieces[0] });
+        for (written = 1; job && written < pieces.length; written += 1) {
+          job = await this.writeOne(jobId, { type: 'progress', output: pieces[written] });
+        }
+        written = pieces.length;
+        return job;
+      }
+      // Output streamed before another change is written first, so none is lost to it.
+      for (; written < pieces.length; written += 1) {
+        if (!(await this.writeOne(jobId, { type: 'progress', output: pieces[written] }))) break;
+      }
+      written = pieces.length;
+      return await this.writeOne(jobId, change);
+    } catch (error) {
+      this.restoreOutput(jobId, pieces.slice(written));
+      throw error;
+    }
+  }
+
+  private restoreOutput(jobId: string, pieces: string[]): void {
+    if (pieces.length === 0) return;
+    let held = this.outputs.get(jobId);
+    if (!held) this.outputs.set(jobId, (held = new PendingOutput()));
+    held.restore(pieces);
+  }
+
+  private async writeOne(jobId: string, change: JobChange): Promise<Job | null> {
     const outcome = await this.jobs.transition(jobId, change, this.known.get(jobId));
     this.known.delete(jobId);
     if (!outcome) return null;

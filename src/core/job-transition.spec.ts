@@ -74,6 +74,15 @@ describe('planTransition', () => {
     expect(plan?.event).toMatchObject({ status: 'done', result: { ok: true }, progress: 100 });
   });
 
+  it('an output-only report keeps progress and message and carries the output', () => {
+    const current = job('processing', { progress: 40, message: 'compiling' });
+    const plan = planTransition(current, { type: 'progress', output: 'ok\n' }, now);
+    expect(plan?.update).toMatchObject({ progress: 40, message: 'compiling' });
+    expect(plan?.event).toMatchObject({ status: 'progress', progress: 40, output: 'ok\n' });
+    const plain = planTransition(current, { type: 'progress', progress: 50 }, now);
+    expect(plain?.event.output).toBeNull();
+  });
+
   it('a failed attempt that will be retried stays processing and says so', () => {
     const plan = planTransition(job('processing'), changes.retrying, now);
     expect(plan?.update.status).toBe('processing');
@@ -110,6 +119,7 @@ describe('toEventView', () => {
       message: null,
       result: null,
       error: null,
+      output: null,
       createdAt: now,
     });
     expect(view).toEqual({
@@ -120,5 +130,22 @@ describe('toEventView', () => {
       progress: 10,
       at: now.toISOString(),
     });
+  });
+
+  it('carries the output of a progress event when there is some', () => {
+    const view = toEventView({
+      id: 43n,
+      jobId: 'j',
+      userId: 'u',
+      kind: 'echo',
+      status: 'progress',
+      progress: 10,
+      message: null,
+      result: null,
+      error: null,
+      output: 'line 1\n',
+      createdAt: now,
+    });
+    expect(view).toMatchObject({ eventId: '43', status: 'progress', output: 'line 1\n' });
   });
 });

@@ -4,7 +4,8 @@ import type { JobEventStatus, JobStatus, JsonValue } from './job.types';
 /** Every way a job's state can change; each becomes one JobEvent. */
 export type JobChange =
   | { type: 'processing'; attempt: number; message?: string }
-  | { type: 'progress'; progress: number; message?: string }
+  /** Without progress or message they stay as they are; output is what was streamed since. */
+  | { type: 'progress'; progress?: number; message?: string; output?: string }
   | { type: 'retrying'; attempt: number; error: string }
   | { type: 'done'; result: JsonValue | null; message?: string }
   | { type: 'error'; error: string }
@@ -38,6 +39,7 @@ export interface EventDraft {
   message: string | null;
   result: JsonValue | null;
   error: string | null;
+  output: string | null;
 }
 
 export interface PlannedTransition {
@@ -61,7 +63,12 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
   };
-  const event = (status: JobEventStatus, update: JobUpdate, result: JsonValue | null = null) => ({
+  const event = (
+    status: JobEventStatus,
+    update: JobUpdate,
+    result: JsonValue | null = null,
+    output: string | null = null,
+  ) => ({
     update,
     event: {
       status,
@@ -69,6 +76,7 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
       message: update.message,
       result,
       error: update.error,
+      output,
     },
   });
   switch (change.type) {
@@ -81,11 +89,16 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
         message: change.message ?? `attempt ${change.attempt} of ${job.maxAttempts} started`,
       });
     case 'progress':
-      return event('progress', {
-        ...base,
-        progress: change.progress,
-        message: change.message ?? job.message,
-      });
+      return event(
+        'progress',
+        {
+          ...base,
+          progress: change.progress ?? job.progress,
+          message: change.message ?? job.message,
+        },
+        null,
+        change.output || null,
+      );
     case 'retrying':
       return event('progress', {
         ...base,
@@ -143,6 +156,8 @@ export interface JobEventView {
   message?: string;
   result?: JsonValue;
   error?: string;
+  /** Progress events: the output streamed since the job's previous event. */
+  output?: string;
   at: string;
 }
 
@@ -156,6 +171,7 @@ export function toEventView(event: JobEvent): JobEventView {
     ...(event.message !== null && { message: event.message }),
     ...(event.result !== null && { result: event.result as JsonValue }),
     ...(event.error !== null && { error: event.error }),
+    ...(event.output !== null && { output: event.output }),
     at: event.createdAt.toISOString(),
   };
 }

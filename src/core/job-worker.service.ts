@@ -178,6 +178,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     try {
       const started = await this.lifecycle.start(jobId, attempt, job.opts.attempts ?? 1);
       if (!started) return;
+      const stream = this.lifecycle.outputStream(jobId);
       const ctx: JobContext<object> = {
         jobId,
         kind: started.kind,
@@ -200,7 +201,12 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
           if (!applied) controller.abort(new JobCancelledError());
         },
         log: (text) => log.append(text),
-        output: (text) => log.append(text),
+        output: (text) => {
+          // PostgreSQL text cannot hold NUL: one printed must not cost the log or the events.
+          const clean = text.includes('\0') ? text.replace(/\0/g, '\uFFFD') : text;
+          log.append(clean);
+          stream(clean);
+        },
       };
       let result: JsonValue | void;
       try {

@@ -52,6 +52,7 @@ function fromWriteRow(
   row: WriteRow,
   status: EventDraft['status'],
   result: JsonValue | null,
+  output: string | null = null,
 ): JobWithEvent {
   const job = { ...row.job } as Record<string, unknown>;
   for (const column of DATE_COLUMNS) {
@@ -71,6 +72,7 @@ function fromWriteRow(
       message: typed.message,
       result: result,
       error: status === 'created' ? null : typed.error,
+      output,
       createdAt: row.event_at,
       previousEventId: row.previous_event_id,
     },
@@ -186,8 +188,8 @@ export class JobRepository {
             ${update.progress}::int, ${update.message}, ${update.result !== undefined},
             ${jsonParam(update.result)}::jsonb, ${update.error}, ${update.attempts}::int,
             ${update.startedAt}::timestamptz, ${update.finishedAt}::timestamptz,
-            ${event.status}, ${jsonParam(event.result)}::jsonb)`;
-        if (row) return fromWriteRow(row, event.status, event.result);
+            ${event.status}, ${jsonParam(event.result)}::jsonb, ${event.output})`;
+        if (row) return fromWriteRow(row, event.status, event.result, event.output);
         current = await this.prisma.job.findUnique({ where: { id: jobId } });
       }
       if (!current) return null;

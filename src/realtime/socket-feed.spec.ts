@@ -119,6 +119,7 @@ class FakeEvents {
       message: `event ${id}`,
       result: status === 'done' ? { n: Number(id) } : null,
       error: null,
+      output: null,
       createdAt: new Date(1_700_000_000_000 + Number(id)),
     };
     this.rows.push(row);

@@ -493,6 +493,7 @@ describe.each([postgres(), pglite()])('on a freshly migrated $name database', (b
       result: { partial: 'fn main() {}' },
       error: 'none',
       createdAt: new Date('2026-01-02T03:04:07.123Z'),
+      output: 'PASS src/a.spec.ts ✓ — 😀\n',
     } satisfies Prisma.JobEventUncheckedCreateInput;
 
     await prisma().job.create({ data: job });

@@ -63,6 +63,11 @@ export class JobEventViewDto implements JobEventView {
   @ApiPropertyOptional() message?: string;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true }) result?: JsonValue;
   @ApiPropertyOptional() error?: string;
+  @ApiPropertyOptional({
+    description:
+      'progress events: the output streamed since the previous event, at most 64 KiB (SPEC §9)',
+  })
+  output?: string;
   @ApiProperty({ format: 'date-time' }) at!: string;
 }
 
