@@ -215,11 +215,11 @@ export class LlmService {
           usage.totalTokens = part.totalUsage.totalTokens ?? null;
         }
       }
-      if (controller.signal.aborted) throw controller.signal.reason;
+      if (controller.signal.aborted) throw controller.signal.reason as Error;
       return { provider: provider.name, model, text, usage, finishReason };
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      const reason = controller.signal.aborted ? controller.signal.reason : error;
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
       throw new ProviderCallFailure(classifyFailure(reason, sent));
     } finally {
       clearTimeout(timer);

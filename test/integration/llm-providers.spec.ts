@@ -148,10 +148,14 @@ describe('each provider through its real SDK package and wire protocol', () => {
       expect(server.requests).toHaveLength(1);
       const sent = server.requests[0];
       // The key travels in the provider's own header, and only there.
-      const auth = `${sent.headers.authorization ?? ''}${sent.headers['x-api-key'] ?? ''}${sent.headers['x-goog-api-key'] ?? ''}`;
-      expect(auth).toContain(
-        name === 'openai-compatible' ? 'compat-fake-key-0005' : KEYS[name as keyof typeof KEYS],
-      );
+      const auth = [
+        sent.headers.authorization,
+        sent.headers['x-api-key'],
+        sent.headers['x-goog-api-key'],
+      ]
+        .flat()
+        .join(' ');
+      expect(auth).toContain(name === 'openai-compatible' ? 'compat-fake-key-0005' : KEYS[name]);
       expect(sent.path).not.toMatch(/key=/);
       expect(JSON.stringify(sent.body)).toContain('be brief');
     },

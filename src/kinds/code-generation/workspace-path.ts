@@ -9,6 +9,7 @@ export const MAX_PATH_CHARS = 1000;
 export function checkWorkspacePath(raw: string): { path: string } | { error: string } {
   if (raw === '') return { error: 'is empty' };
   if (raw.length > MAX_PATH_CHARS) return { error: `is longer than ${MAX_PATH_CHARS} characters` };
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
   if (/[\0-\x1f]/.test(raw)) return { error: 'contains a control character' };
   if (raw.includes('\\')) return { error: 'must use / as separator' };
   if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw) || raw.startsWith('~')) {
