@@ -35,6 +35,7 @@ export interface EventBody {
   message?: string;
   result?: Record<string, unknown>;
   error?: string;
+  output?: string;
   at: string;
 }
 
