@@ -19,7 +19,6 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { JwtService } from '../../src/auth/jwt.service';
-import { startFakeLlm, type FakeLlmServer } from '../../test/support/fake-llm/fake-llm-server';
 import { Child } from '../child';
 
 const ROOT = resolve(__dirname, '../..');
@@ -55,10 +54,8 @@ interface Sample {
   totalMs: number;
 }
 
-/** Fixed-width tokens, so a received text's token count is its length over the width. */
+/** The provider's tokens are 8 characters wide (fake-provider-main.ts): count = length / 8. */
 const WIDTH = 8;
-const tokens = (n: number) =>
-  Array.from({ length: n }, (_, i) => `t${String(i).padStart(6, '0')} `);
 
 function sample(started: number, first: number, last: number, count: number): Sample {
   return {
@@ -68,8 +65,8 @@ function sample(started: number, first: number, last: number, count: number): Sa
   };
 }
 
-async function direct(server: FakeLlmServer, count: number): Promise<Sample> {
-  const model = createOpenAICompatible({ name: 'bench', baseURL: server.baseURL })('bench-model');
+async function direct(baseURL: string, count: number): Promise<Sample> {
+  const model = createOpenAICompatible({ name: 'bench', baseURL })('bench-model');
   const started = performance.now();
   let first = 0;
   let last = 0;
@@ -144,10 +141,19 @@ const median = (values: number[]) =>
 
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
-  const server = await startFakeLlm('openai-chat', {
-    tokens: tokens(opts.tokens),
-    tokenDelayMs: opts.intervalMs,
-  });
+  const provider = new Child(
+    'provider',
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      'bench/llm/fake-provider-main.ts',
+      String(opts.tokens),
+      String(opts.intervalMs),
+    ],
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+  );
+  const providerURL = (await provider.waitForOutput(/fake provider ready at (\S+)/, 60_000))[1];
   const prefix = `bench-llm-${randomBytes(4).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-llm-'));
   const database = `conveyor_bench_llm_${randomBytes(4).toString('hex')}`;
@@ -183,7 +189,7 @@ async function main(): Promise<void> {
           DATA_DIR: dataDir,
           LOG_LEVEL: 'warn',
           LLM_PROVIDERS: 'openai-compatible',
-          OPENAI_COMPATIBLE_BASE_URL: server.baseURL,
+          OPENAI_COMPATIBLE_BASE_URL: providerURL,
           OPENAI_COMPATIBLE_MODEL: 'bench-model',
           ...(opts.pglite ? {} : { DATABASE_URL: databaseUrl.toString() }),
         },
@@ -204,12 +210,12 @@ async function main(): Promise<void> {
       socket?.once('connect_error', fail);
     });
     // One of each first: connections, JIT and the database warm up.
-    await direct(server, opts.tokens);
+    await direct(providerURL, opts.tokens);
     await viaConveyor(base, token, socket, projectId, opts.tokens);
     const rows: { direct: Sample; conveyor: Sample }[] = [];
     for (let run = 0; run < opts.runs; run += 1) {
       rows.push({
-        direct: await direct(server, opts.tokens),
+        direct: await direct(providerURL, opts.tokens),
         conveyor: await viaConveyor(base, token, socket, projectId, opts.tokens),
       });
     }
@@ -249,7 +255,7 @@ async function main(): Promise<void> {
   } finally {
     socket?.close();
     if (conveyor) await conveyor.stop(20_000);
-    await server.close();
+    await provider.stop(5_000);
     if (!opts.pglite)
       await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
     const redis = new Redis(REDIS_URL);

@@ -28,7 +28,8 @@ export class CodeGenerationProcessor implements JobProcessor<
     if (!workspace) throw new NonRetryableJobError('code-generation needs a project workspace');
     const apply = params.apply ?? true;
     const context = await this.guard(() => readContextFiles(workspace, params.files ?? []));
-    await ctx.progress(5, `asking ${params.provider ?? 'the configured providers'}`);
+    // No progress report before the first token: it would open a coalescing window and hold
+    // the first token back by up to PROGRESS_INTERVAL_MS.
     const outcome = await this.llm.generate(
       {
         provider: params.provider,
