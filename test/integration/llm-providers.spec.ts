@@ -397,3 +397,37 @@ describe('nothing configured', () => {
     );
   });
 });
+
+describe('logs', () => {
+  it('SDK warnings and provider errors reach the log through the service, never with a key', async () => {
+    const first = await fake('openai-chat');
+    const second = await fake('anthropic', ['ok']);
+    first.reply({ status: 401, errorMessage: `Incorrect API key provided: ${KEYS.xai}` });
+    const { llm } = await harness(envFor({ xai: first, anthropic: second }));
+    const written: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      }),
+    );
+    const consoles = (['log', 'info', 'warn', 'error'] as const).map((method) =>
+      jest.spyOn(console, method).mockImplementation(() => undefined),
+    );
+    try {
+      // An unknown model and a temperature it refuses: the SDK warns.
+      await run(llm, request({ temperature: 0.3 })).outcome;
+      // The SDK reports a step's warnings once the step is recorded, just after the stream.
+      await waitFor('the SDK warning in the log', async () =>
+        /\[Llm\].*anthropic.*anthropic-model/.test(written.join('')),
+      );
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+      consoles.forEach((spy) => spy.mockRestore());
+    }
+    const log = written.join('');
+    expect(log).toMatch(/xai: HTTP 401: Incorrect API key provided: \[redacted\]/);
+    for (const spy of consoles) expect(spy).not.toHaveBeenCalled();
+    expectNoKeys(log);
+  });
+});
