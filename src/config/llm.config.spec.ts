@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError, loadConfig } from './app-config';
 import { parseLlmConfig } from './llm.config';
 
 describe('parseLlmConfig', () => {
@@ -70,6 +70,17 @@ describe('parseLlmConfig', () => {
       parseLlmConfig({ OPENAI_API_KEY: 'sk-secret', OPENAI_BASE_URL: 'https://sk-secret@x' }),
     ).toThrow(
       /^Invalid configuration: OPENAI_BASE_URL must not carry credentials or a query string$/,
+    );
+  });
+
+  it('is part of the start-up configuration', () => {
+    const base = { NODE_ENV: 'test', JWT_SECRET: 'unit-test-secret-0123456789' };
+    expect(loadConfig({ ...base, XAI_API_KEY: 'k' }).llm.providers.map((p) => p.name)).toEqual([
+      'xai',
+      'openai-compatible',
+    ]);
+    expect(() => loadConfig({ ...base, LLM_PROVIDERS: 'nope' })).toThrow(
+      'Invalid configuration: LLM_PROVIDERS has an unknown provider "nope"',
     );
   });
 });

@@ -43,6 +43,13 @@ export const LLM_DEFAULT_MODELS: Record<LlmProviderName, string> = {
   'openai-compatible': 'qwen2.5-coder',
 };
 
+/** What to set to configure a provider, for messages. */
+export function howToConfigure(name: LlmProviderName): string {
+  return name === 'openai-compatible'
+    ? 'set OPENAI_COMPATIBLE_BASE_URL and list it in LLM_PROVIDERS'
+    : `set ${LLM_ENV_PREFIX[name]}_API_KEY and list it in LLM_PROVIDERS`;
+}
+
 /** Ollama's OpenAI-compatible endpoint: with nothing configured, a local server is tried. */
 export const OPENAI_COMPATIBLE_DEFAULT_BASE_URL = 'http://127.0.0.1:11434/v1';
 

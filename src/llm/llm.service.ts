@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { streamText } from 'ai';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import {
-  LLM_ENV_PREFIX,
+  howToConfigure,
   OPENAI_COMPATIBLE_DEFAULT_BASE_URL,
   type LlmProviderConfig,
 } from '../config/llm.config';
@@ -74,7 +74,7 @@ export class LlmService {
     if (candidates.length === 0) {
       throw new NonRetryableJobError(
         request.provider
-          ? `provider ${request.provider} is not configured (set ${LLM_ENV_PREFIX[request.provider]}_API_KEY)`
+          ? `provider ${request.provider} is not configured (${howToConfigure(request.provider)})`
           : 'no LLM provider is configured: LLM_PROVIDERS leaves none (see docs/code-generation.md)',
       );
     }

@@ -1,5 +1,5 @@
 import type { SubmitCheckContext } from '../../core/job.types';
-import { LLM_ENV_PREFIX } from '../../config/llm.config';
+import { howToConfigure } from '../../config/llm.config';
 import type { CodeGenerationParams } from './code-generation.params';
 import { readContextFiles, WorkspaceFileError } from './workspace-files';
 
@@ -12,8 +12,8 @@ export async function checkCodeGeneration(
     if (!config.llm.providers.some((provider) => provider.name === params.provider)) {
       const configured = config.llm.providers.map((provider) => provider.name).join(', ');
       return (
-        `params.provider: ${params.provider} is not configured (set ` +
-        `${LLM_ENV_PREFIX[params.provider]}_API_KEY and list it in LLM_PROVIDERS; configured: ${configured || 'none'})`
+        `params.provider: ${params.provider} is not configured (${howToConfigure(params.provider)}; ` +
+        `configured: ${configured || 'none'})`
       );
     }
   } else if (params.model !== undefined) {

@@ -66,15 +66,8 @@ export class CodeGenerationResultView {
   durationMs!: number;
 }
 
-export interface CodeGenerationResult {
-  [key: string]:
-    | string
-    | number
-    | boolean
-    | null
-    | { path: string; action: 'created' | 'modified'; bytes: number }[]
-    | { provider: LlmProviderName; error: string }[]
-    | { inputTokens: number | null; outputTokens: number | null; totalTokens: number | null };
+/** What the processor returns (a type alias, so it is assignable to the core's JsonValue). */
+export type CodeGenerationResult = {
   provider: LlmProviderName;
   model: string;
   text: string;
@@ -86,4 +79,4 @@ export interface CodeGenerationResult {
   failover: { provider: LlmProviderName; error: string }[];
   timeToFirstTokenMs: number | null;
   durationMs: number;
-}
+};
