@@ -129,6 +129,8 @@ export class JobLifecycleService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.pending.keys()].map((jobId) => this.flush(jobId)));
+    // Output writes queued without coalescing, too.
+    await Promise.all([...this.writing.values()].map((write) => write.catch(() => undefined)));
   }
 
   private output(jobId: string, text: string): void {
@@ -246,6 +248,9 @@ export class JobLifecycleService implements OnApplicationShutdown {
     if (!(TERMINAL_STATUSES as readonly string[]).includes(outcome.job.status)) {
       if (this.known.size >= KNOWN_JOBS_MAX) this.known.delete(this.known.keys().next().value!);
       this.known.set(jobId, outcome.job);
+    } else {
+      // Output of a processor still winding down after its job ended has no event to go to.
+      this.outputs.delete(jobId);
     }
     await this.bus.publish(outcome.event);
     return outcome.job;

@@ -250,6 +250,26 @@ describe.each([
     expect(events.length).toBeLessThan(WRITES / 10);
   });
 
+  it('a cancel writes the output streamed so far first; nothing follows the cancelled event', async () => {
+    const user = uniqueUser(`${label}-cancel`);
+    const api = new Api(harness.stack, user);
+    const socket = await harness.open(user);
+    const params = { writes: 2000, gate: true };
+    const half = expectedOutput({ writes: 1000 });
+    const job = await api.submitOk('streamer', { ...params, tag: `${label}-cancel-${user}` });
+    await waitFor('some output on the socket', () =>
+      Promise.resolve(outputOf(socket.events, job.id).length > 0),
+    );
+    // The job waits at its gate; once cancelled, it writes the second half anyway.
+    expect((await api.post(`/jobs/${job.id}/cancel`)).status).toBe(200);
+    await waitForTerminal(socket, [job.id]);
+    const events = await pagedEvents(api, job.id, 50);
+    expect(events.at(-1)?.status).toBe('cancelled');
+    expect(outputOf(events, job.id)).toBe(half);
+    expect(ofJob(socket.events, job.id)).toEqual(events);
+    expectOutputShape(events);
+  });
+
   it('output written just before an error comes first, in progress events', async () => {
     const user = uniqueUser(`${label}-fail`);
     const api = new Api(harness.stack, user);

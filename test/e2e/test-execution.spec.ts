@@ -564,13 +564,17 @@ describe('test-execution with TEST_SANDBOX=bwrap', () => {
     // Batched: far fewer events than lines.
     expect(progress.length).toBeGreaterThanOrEqual(1);
     expect(progress.length).toBeLessThan(LINES / 20);
+    // The message is a short status line; the lines are in `output`, exactly as logged.
+    for (const event of progress) {
+      expect(event.message).toMatch(/^running node print\.test\.js(: \d+ lines? of output)?$/);
+    }
+    const streamed = progress.map((event) => event.output ?? '').join('');
+    expect(streamed).toBe(log);
     // Each carries new lines only, in order, and together they reach the last line.
     let last = 0;
     for (const event of progress) {
-      // A batch may also hold only the runner's own lines (its header, its summary).
-      expect(event.message).toMatch(/\S/);
       const numbers = [
-        ...(event.message ?? '').matchAll(/^line (\d{5}) of the printing fixture$/gm),
+        ...(event.output ?? '').matchAll(/^line (\d{5}) of the printing fixture$/gm),
       ].map((match) => Number(match[1]));
       if (numbers.length === 0) continue;
       expect(numbers[0]).toBeGreaterThan(last);
@@ -588,10 +592,13 @@ describe('test-execution with TEST_SANDBOX=bwrap', () => {
 
   it('keeps a NUL byte in the output from breaking the job', async () => {
     const project = await harness.project();
-    const { job, log } = await harness.run(project, { testCommand: 'node --test nul.test.js' });
+    const { job, log, events } = await harness.run(project, {
+      testCommand: 'node --test nul.test.js',
+    });
     expect(job).toMatchObject({ status: 'done', attempts: 1, error: null });
     expect(result(job)).toMatchObject({ exitCode: 0, passed: 1, failed: 0 });
     expect(log).toMatch(/before.after/);
+    expect(events.map((event) => event.output ?? '').join('')).toBe(log);
   });
 
   it("keeps the server's environment, processes, files and network out of reach", async () => {
@@ -777,6 +784,12 @@ describe('test-execution with TEST_SANDBOX=none', () => {
     expect(logged.at(-1)).toBe(LINES);
     logged.forEach((n, i) => i > 0 && expect(n).toBe(logged[i - 1] + 1));
     expect(events.filter((event) => event.status === 'progress').length).toBeLessThan(LINES / 20);
+    // The events streamed the first JOB_LOG_MAX_BYTES of the output, exactly; the log has the tail.
+    const streamed = events.map((event) => event.output ?? '').join('');
+    expect(Buffer.byteLength(streamed)).toBeGreaterThan(16384 - 100);
+    expect(Buffer.byteLength(streamed)).toBeLessThanOrEqual(16384);
+    expect(streamed).toContain('line 00001 of the printing fixture\n');
+    expect(streamed).not.toContain(`line ${String(LINES).padStart(5, '0')} `);
   });
 
   it('gives the run a clean environment even without the sandbox', async () => {

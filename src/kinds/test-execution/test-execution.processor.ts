@@ -11,39 +11,37 @@ import type { TestExecutionParams, TestExecutionResult } from './test-execution.
 import { TestCountCollector } from './test-output.parser';
 
 const TAIL_CHARS = 4000;
-const MESSAGE_CHARS = 8000;
-const MIN_BATCH_MS = 250;
+const COMMAND_CHARS = 200;
+const MIN_STATUS_MS = 250;
 
-/** Collects output lines and hands them on in batches, at most one batch per interval. */
-class LineBatcher {
-  private pending = '';
-  private timer?: NodeJS.Timeout;
+/**
+ * Reports the run's progress and a one-line status while output arrives, at most once per
+ * interval; the output itself streams through ctx.output.
+ */
+class StatusReporter {
+  private last = 0;
   private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly intervalMs: number,
-    private readonly send: (lines: string) => Promise<void>,
+    private readonly send: () => Promise<void>,
   ) {}
 
-  push(text: string): void {
-    this.pending += text;
-    this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
+  poke(): void {
+    const now = Date.now();
+    if (now - this.last < this.intervalMs) return;
+    this.last = now;
+    this.sending = this.sending.then(this.send).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    clearTimeout(this.timer);
-    this.flush();
-    await this.sending;
+  close(): Promise<void> {
+    return this.sending;
   }
+}
 
-  private flush(): void {
-    this.timer = undefined;
-    if (this.pending === '') return;
-    let lines = this.pending;
-    this.pending = '';
-    if (lines.length > MESSAGE_CHARS) lines = `…${lines.slice(-MESSAGE_CHARS)}`;
-    this.sending = this.sending.then(() => this.send(lines)).catch(() => undefined);
-  }
+function shortCommand(argv: readonly string[]): string {
+  const command = argv.join(' ');
+  return command.length > COMMAND_CHARS ? `${command.slice(0, COMMAND_CHARS)}…` : command;
 }
 
 function within(dir: string, path: string): boolean {
@@ -97,13 +95,17 @@ export class TestExecutionProcessor
     await Promise.all([mkdir(home), mkdir(tmp)]);
     const counts = new TestCountCollector();
     let tail = '';
+    let lines = 0;
     const started = Date.now();
-    const batcher = new LineBatcher(
-      Math.max(MIN_BATCH_MS, this.config.progressIntervalMs),
-      (lines) =>
-        ctx.progress(Math.min(99, Math.floor(((Date.now() - started) * 100) / timeoutMs)), lines),
+    const command = shortCommand(argv);
+    const status = new StatusReporter(Math.max(MIN_STATUS_MS, this.config.progressIntervalMs), () =>
+      ctx.progress(
+        Math.min(99, Math.floor(((Date.now() - started) * 100) / timeoutMs)),
+        `running ${command}: ${lines} line${lines === 1 ? '' : 's'} of output`,
+      ),
     );
     try {
+      await ctx.progress(0, `running ${command}`);
       const outcome = await runSandboxed({
         argv,
         cwd: ctx.workspace,
@@ -124,13 +126,14 @@ export class TestExecutionProcessor
         onOutput: (raw) => {
           // PostgreSQL text and jsonb cannot hold NUL: one printed must not fail the job.
           const text = raw.replace(/\0/g, '\uFFFD');
-          ctx.log(text);
+          ctx.output(text);
           counts.push(text);
-          batcher.push(text);
+          for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines += 1;
+          status.poke();
           tail = (tail + text).slice(-TAIL_CHARS);
         },
       });
-      await batcher.close();
+      await status.close();
       if (outcome.aborted) throw new JobCancelledError();
       if (outcome.spawnError !== null) {
         throw new NonRetryableJobError(`failed to start ${argv[0]}: ${outcome.spawnError}`);
@@ -156,7 +159,7 @@ export class TestExecutionProcessor
         outputTail: tail,
       };
     } finally {
-      await batcher.close();
+      await status.close();
       await rm(scratch, { recursive: true, force: true });
     }
   }
