@@ -16,7 +16,7 @@ import {
   LlmStreamBrokenError,
   LlmUnavailableError,
   type ClassifiedFailure,
-} from './llm-errors';
+} from './llm.errors';
 import { endpointOf, languageModel } from './llm-models';
 import { redact, secretsOf } from './llm-redaction';
 import type { LlmCompletion, LlmFailover, LlmOutcome, LlmRequest } from './llm.types';

@@ -16,7 +16,7 @@ import {
   LlmBadRequestError,
   LlmStreamBrokenError,
   LlmUnavailableError,
-} from '../../src/llm/llm-errors';
+} from '../../src/llm/llm.errors';
 import { LlmService } from '../../src/llm/llm.service';
 import type { LlmRequest } from '../../src/llm/llm.types';
 import { RedisService } from '../../src/redis/redis.service';

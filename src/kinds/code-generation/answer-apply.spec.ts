@@ -1,5 +1,5 @@
 import { planChanges } from './answer-apply';
-import type { AnswerBlock } from './answer-parser';
+import type { AnswerBlock } from './answer.parser';
 
 const workspace: Record<string, string> = {
   'src/a.js': 'const a = 1;\nconst b = 2;\n',

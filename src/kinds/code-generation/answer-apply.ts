@@ -1,4 +1,4 @@
-import type { AnswerBlock } from './answer-parser';
+import type { AnswerBlock } from './answer.parser';
 import { checkWorkspacePath } from './workspace-path';
 
 export interface PlannedFile {

@@ -3,7 +3,7 @@ import { NonRetryableJobError } from '../../core/job.errors';
 import type { JobContext, JobProcessor } from '../../core/job.types';
 import { LlmService } from '../../llm/llm.service';
 import { planChanges, type PlannedFile } from './answer-apply';
-import { parseAnswer } from './answer-parser';
+import { parseAnswer } from './answer.parser';
 import type { CodeGenerationParams } from './code-generation.params';
 import { systemPrompt, userPrompt } from './code-generation.prompt';
 import type { CodeGenerationResult } from './code-generation.result';

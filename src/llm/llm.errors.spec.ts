@@ -1,5 +1,5 @@
 import { APICallError } from 'ai';
-import { classifyFailure, FirstTokenTimeoutError } from './llm-errors';
+import { classifyFailure, FirstTokenTimeoutError } from './llm.errors';
 
 function apiError(statusCode: number | undefined, message = 'boom', cause?: unknown): APICallError {
   return new APICallError({

@@ -1,4 +1,4 @@
-import { parseAnswer } from './answer-parser';
+import { parseAnswer } from './answer.parser';
 
 describe('parseAnswer', () => {
   it('reads whole-file blocks and ignores the prose around them', () => {
