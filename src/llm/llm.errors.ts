@@ -28,9 +28,9 @@ export class LlmBadRequestError extends NonRetryableJobError {
   override readonly name = 'LlmBadRequestError';
 }
 
-/** The stream broke after tokens had been streamed: the attempt fails, the job may retry. */
-export class LlmStreamBrokenError extends Error {
-  override readonly name = 'LlmStreamBrokenError';
+/** This attempt failed (the stream broke after its first token, or an unexpected failure): the job may retry. */
+export class LlmAttemptFailedError extends Error {
+  override readonly name = 'LlmAttemptFailedError';
 }
 
 /** No provider could answer this attempt (every one failed over or is cooling down). */

@@ -13,7 +13,7 @@ import {
   classifyFailure,
   FirstTokenTimeoutError,
   LlmBadRequestError,
-  LlmStreamBrokenError,
+  LlmAttemptFailedError,
   LlmUnavailableError,
   type ClassifiedFailure,
 } from './llm.errors';
@@ -119,7 +119,7 @@ export class LlmService {
         const line = this.redact(`${provider.name}: ${failure.message}`);
         this.logger.warn(`${line} (${failure.disposition})`);
         if (failure.disposition === 'fail-job') throw new LlmBadRequestError(line);
-        if (failure.disposition === 'fail-attempt') throw new LlmStreamBrokenError(line);
+        if (failure.disposition === 'fail-attempt') throw new LlmAttemptFailedError(line);
         failover.push({ provider: provider.name, error: this.redact(failure.message) });
       }
     }

@@ -14,7 +14,7 @@ import { LlmCache } from '../../src/llm/llm-cache.service';
 import { LlmCircuitBreaker } from '../../src/llm/llm-circuit-breaker.service';
 import {
   LlmBadRequestError,
-  LlmStreamBrokenError,
+  LlmAttemptFailedError,
   LlmUnavailableError,
 } from '../../src/llm/llm.errors';
 import { LlmService } from '../../src/llm/llm.service';
@@ -220,7 +220,7 @@ describe('failover', () => {
     const { llm } = await harness(envFor({ anthropic: first, xai: second }));
     const { outcome, tokens } = run(llm, request());
     const error = await outcome.catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(LlmStreamBrokenError);
+    expect(error).toBeInstanceOf(LlmAttemptFailedError);
     expect(error).not.toBeInstanceOf(NonRetryableJobError);
     expect(tokens).toEqual(['a', 'b']);
     expect(second.requests).toHaveLength(0);
@@ -230,7 +230,7 @@ describe('failover', () => {
     const first = await fake('openai-chat');
     first.reply({ tokens: ['a', 'b', 'c'], tokenDelayMs: 200, breakAfter: 1, breakWith: 'drop' });
     const { llm } = await harness(envFor({ 'openai-compatible': first }));
-    await expect(run(llm, request()).outcome).rejects.toBeInstanceOf(LlmStreamBrokenError);
+    await expect(run(llm, request()).outcome).rejects.toBeInstanceOf(LlmAttemptFailedError);
   });
 
   it('a 400 fails the job at once, without trying the next provider', async () => {
