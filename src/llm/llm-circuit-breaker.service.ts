@@ -17,7 +17,7 @@ const FAILURE_MEMORY_SEC = 3600;
 /**
  * A provider that failed LLM_CIRCUIT_FAILURES times in a row is skipped for
  * LLM_CIRCUIT_COOLDOWN_MS. State lives in Redis so every worker and api process agrees.
- * After the cool-down one call goes through (half-open): one more failure opens it again at
+ * After the cool-down calls go through again (half-open): one more failure opens it again at
  * once, a success closes it.
  */
 @Injectable()
