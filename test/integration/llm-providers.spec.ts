@@ -329,6 +329,32 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('circuit breaker, half-open', () => {
+  it('one more failure after the cool-down opens the circuit again at once', async () => {
+    const first = await fake('anthropic');
+    const second = await fake('openai-chat', ['ok']);
+    first.setDefault({ status: 500 });
+    const { llm } = await harness({
+      ...envFor({ anthropic: first, xai: second }),
+      LLM_CIRCUIT_FAILURES: '2',
+      LLM_CIRCUIT_COOLDOWN_MS: '400',
+    });
+    await run(llm, request()).outcome;
+    await run(llm, request()).outcome;
+    expect((await run(llm, request()).outcome).failover[0].error).toMatch(/^skipped/);
+    // After the cool-down anthropic is tried again, fails, and is skipped at once after that.
+    await waitFor(
+      'anthropic to be tried again',
+      async () => /HTTP 500/.test((await run(llm, request()).outcome).failover[0].error),
+      10_000,
+      100,
+    );
+    expect((await run(llm, request()).outcome).failover[0].error).toMatch(
+      /^skipped: circuit open after 3 failures in a row/,
+    );
+  });
+});
+
 describe('cache', () => {
   it('answers an identical request from Redis without a provider call; cache: false bypasses it', async () => {
     const server = await fake('anthropic', ['cached ', 'answer']);
