@@ -40,7 +40,7 @@ describe('PendingOutput', () => {
     const pieces = pending.take();
     expect(pieces.length).toBe(3);
     expect(pieces.join('')).toBe(`start ${big}`);
-    expect(pending.empty).toBe(true);
+    expect(pending.take()).toEqual([]);
     pending.append('later');
     pending.restore(pieces.slice(1));
     expect(pending.take().join('')).toBe(`${pieces.slice(1).join('')}later`);

@@ -67,10 +67,6 @@ export class PendingOutput {
     if (text !== '') this.chunks.push(text);
   }
 
-  get empty(): boolean {
-    return this.chunks.length === 0;
-  }
-
   /** Everything pending, in event-sized pieces. */
   take(): string[] {
     if (this.chunks.length === 0) return [];
