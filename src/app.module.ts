@@ -9,6 +9,7 @@ import { AuthModule } from './auth/auth.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { JobCoreModule } from './core/job-core.module';
+import { LlmModule } from './llm/llm.module';
 import type { JobKind } from './core/job.types';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
@@ -66,6 +67,7 @@ export class AppModule {
         DatabaseModule,
         BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
         ProjectsModule.forRoot(api),
+        LlmModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
         ...(api ? [RealtimeModule, McpModule] : []),
       ],

@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
 import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
 import { parseMcpConfig, type McpConfig } from './mcp.config';
+import { parseLlmConfig, type LlmConfig } from './llm.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -50,6 +51,7 @@ export interface AppConfig {
   externalKinds: ExternalKindConfig[];
   mcp: McpConfig;
   logLevel: LogLevel;
+  llm: LlmConfig;
 }
 
 export const SANDBOX_MODES = ['auto', 'bwrap', 'none'] as const;
@@ -212,6 +214,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     mcp: parseMcpConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
+    llm: parseLlmConfig(env),
   };
 }
 

@@ -1,0 +1,142 @@
+import { ConfigError } from './app-config';
+
+export const LLM_PROVIDER_NAMES = [
+  'anthropic',
+  'openai',
+  'google',
+  'xai',
+  'openai-compatible',
+] as const;
+export type LlmProviderName = (typeof LLM_PROVIDER_NAMES)[number];
+
+/** One configured provider; `apiKey` never leaves the process (see llm-redaction.ts). */
+export interface LlmProviderConfig {
+  name: LlmProviderName;
+  apiKey: string | undefined;
+  baseURL: string | undefined;
+  model: string;
+}
+
+export interface LlmConfig {
+  /** Configured providers in failover order (LLM_PROVIDERS minus the unconfigured ones). */
+  providers: LlmProviderConfig[];
+  cacheTtlSec: number;
+  circuitFailures: number;
+  circuitCooldownMs: number;
+  firstTokenTimeoutMs: number;
+}
+
+/** The variable prefix of each provider (SPEC §10). */
+export const LLM_ENV_PREFIX: Record<LlmProviderName, string> = {
+  anthropic: 'ANTHROPIC',
+  openai: 'OPENAI',
+  google: 'GOOGLE_GENERATIVE_AI',
+  xai: 'XAI',
+  'openai-compatible': 'OPENAI_COMPATIBLE',
+};
+
+export const LLM_DEFAULT_MODELS: Record<LlmProviderName, string> = {
+  anthropic: 'claude-sonnet-4-5',
+  openai: 'gpt-5',
+  google: 'gemini-2.5-pro',
+  xai: 'grok-4',
+  'openai-compatible': 'qwen2.5-coder',
+};
+
+/** What to set to configure a provider, for messages. */
+export function howToConfigure(name: LlmProviderName): string {
+  return name === 'openai-compatible'
+    ? 'set OPENAI_COMPATIBLE_BASE_URL and list it in LLM_PROVIDERS'
+    : `set ${LLM_ENV_PREFIX[name]}_API_KEY and list it in LLM_PROVIDERS`;
+}
+
+/** Ollama's OpenAI-compatible endpoint: with nothing configured, a local server is tried. */
+export const OPENAI_COMPATIBLE_DEFAULT_BASE_URL = 'http://127.0.0.1:11434/v1';
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = read(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${value}")`);
+  const n = Number(value);
+  if (n < min || n > max)
+    throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+  return n;
+}
+
+function baseUrl(env: Env, name: string): string | undefined {
+  const value = read(env, name);
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(name, `must use http: or https: (got ${parsed.protocol})`);
+  }
+  // A key in the URL would end up in error messages and logs.
+  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '') {
+    throw new ConfigError(name, 'must not carry credentials or a query string');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function providerOrder(env: Env): LlmProviderName[] {
+  const value = read(env, 'LLM_PROVIDERS');
+  if (value === undefined) return [...LLM_PROVIDER_NAMES];
+  const names = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const name of names) {
+    if (!(LLM_PROVIDER_NAMES as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        'LLM_PROVIDERS',
+        `has an unknown provider "${name}" (known: ${LLM_PROVIDER_NAMES.join(', ')})`,
+      );
+    }
+  }
+  if (new Set(names).size !== names.length) {
+    throw new ConfigError('LLM_PROVIDERS', 'names a provider twice');
+  }
+  return names as LlmProviderName[];
+}
+
+function providerConfig(env: Env, name: LlmProviderName): LlmProviderConfig | null {
+  const prefix = LLM_ENV_PREFIX[name];
+  const apiKey = read(env, `${prefix}_API_KEY`);
+  const url = baseUrl(env, `${prefix}_BASE_URL`);
+  const model = read(env, `${prefix}_MODEL`) ?? LLM_DEFAULT_MODELS[name];
+  if (model.length > 200 || /\s/.test(model)) {
+    throw new ConfigError(`${prefix}_MODEL`, 'must be a model id without spaces (≤ 200 chars)');
+  }
+  if (name === 'openai-compatible') {
+    return { name, apiKey, baseURL: url ?? OPENAI_COMPATIBLE_DEFAULT_BASE_URL, model };
+  }
+  if (apiKey === undefined) return null;
+  return { name, apiKey, baseURL: url, model };
+}
+
+/** LLM providers and the code-generation knobs (SPEC §10), validated at start-up. */
+export function parseLlmConfig(env: Env): LlmConfig {
+  const order = providerOrder(env);
+  // Every provider's variables are checked, listed in LLM_PROVIDERS or not: a typo fails early.
+  const all = new Map(LLM_PROVIDER_NAMES.map((name) => [name, providerConfig(env, name)]));
+  return {
+    providers: order
+      .map((name) => all.get(name) ?? null)
+      .filter((provider): provider is LlmProviderConfig => provider !== null),
+    cacheTtlSec: integer(env, 'LLM_CACHE_TTL_SEC', 3600, 0, 30 * 86_400),
+    circuitFailures: integer(env, 'LLM_CIRCUIT_FAILURES', 3, 1, 1000),
+    circuitCooldownMs: integer(env, 'LLM_CIRCUIT_COOLDOWN_MS', 60_000, 100, 86_400_000),
+    firstTokenTimeoutMs: integer(env, 'LLM_FIRST_TOKEN_TIMEOUT_MS', 120_000, 100, 3_600_000),
+  };
+}

@@ -1,0 +1,16 @@
+import { defineJobKind } from '../../core/job.types';
+import { checkCodeGeneration } from './code-generation.check';
+import { CodeGenerationParams } from './code-generation.params';
+import { CodeGenerationProcessor } from './code-generation.processor';
+import { CodeGenerationResultView } from './code-generation.result';
+
+export const codeGenerationKind = defineJobKind({
+  name: 'code-generation',
+  params: CodeGenerationParams,
+  processor: CodeGenerationProcessor,
+  result: CodeGenerationResultView,
+  workspace: true,
+  check: checkCodeGeneration,
+  // A long answer from a slow model streams for many minutes.
+  policies: { timeoutMs: 20 * 60_000 },
+});
