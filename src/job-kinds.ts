@@ -4,4 +4,8 @@ import { prCreationKind } from './kinds/pr-creation/pr-creation.kind';
 import { testExecutionKind } from './kinds/test-execution/test-execution.kind';
 
 /** Every job kind the service runs: one line each. */
-export const JOB_KINDS: readonly JobKind[] = [testExecutionKind, codeGenerationKind, prCreationKind];
+export const JOB_KINDS: readonly JobKind[] = [
+  testExecutionKind,
+  codeGenerationKind,
+  prCreationKind,
+];
