@@ -6,8 +6,9 @@ import { guardDependency } from './job.errors';
 import { JobQueueService } from './job-queue.service';
 
 /**
- * KEYS: lease, waiters. ARGV: token (`<jobId>:<run>`), job id prefix (`<jobId>:`), ttl ms,
- * waiter member (`<kind>:<jobId>`), now, BullMQ key prefix, waiters ttl ms.
+ * KEYS: lease, waiters, waiters' arrival counter. ARGV: token (`<jobId>:<run>`), job id prefix
+ * (`<jobId>:`), ttl ms, waiter member (`<kind>:<jobId>`), BullMQ key prefix, waiters ttl ms.
+ * Waiters are ranked by a counter, not a clock: two arriving in one millisecond keep their order.
  * Free, or held by an earlier run of the same job (its worker died): taken at once.
  * Otherwise the job joins the waiters (keeping its place) and learns, when it is the first
  * waiter whose BullMQ job still exists, how long the lease has left if nobody renews it.
@@ -19,10 +20,13 @@ if not current or string.sub(current, 1, #ARGV[2]) == ARGV[2] then
   redis.call('zrem', KEYS[2], ARGV[4])
   return -2
 end
-redis.call('zadd', KEYS[2], 'NX', ARGV[5], ARGV[4])
-redis.call('pexpire', KEYS[2], ARGV[7])
+if not redis.call('zscore', KEYS[2], ARGV[4]) then
+  redis.call('zadd', KEYS[2], redis.call('incr', KEYS[3]), ARGV[4])
+end
+redis.call('pexpire', KEYS[2], ARGV[6])
+redis.call('pexpire', KEYS[3], ARGV[6])
 for _, member in ipairs(redis.call('zrange', KEYS[2], 0, 9)) do
-  if redis.call('exists', ARGV[6] .. ':' .. member) == 1 then
+  if redis.call('exists', ARGV[5] .. ':' .. member) == 1 then
     if member == ARGV[4] then return redis.call('pttl', KEYS[1]) end
     return -1
   end
@@ -90,14 +94,14 @@ export class WorkspaceLockService {
       const outcome = Number(
         await this.redis.client.eval(
           ACQUIRE,
-          2,
+          3,
           key,
           this.waitersKey(projectId),
+          `${this.waitersKey(projectId)}:seq`,
           token,
           `${jobId}:`,
           ttl,
           `${kind}:${jobId}`,
-          Date.now(),
           this.config.prefix,
           WAITERS_TTL_MS,
         ),
