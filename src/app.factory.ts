@@ -1,12 +1,13 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { json } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
+import { buildOpenApiDocument } from './http/openapi';
 import { createValidationPipe } from './http/validation';
 
 export const API_PREFIX = 'api/v1';
@@ -17,17 +18,7 @@ function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly Job
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Conveyor')
-      .setDescription('Background jobs for an AI coding platform')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-    { extraModels: kinds.map((kind) => kind.params) },
-  );
-  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app, { kinds }));
 }
 
 /**

@@ -214,11 +214,23 @@ function refine(schema: JsonSchemaObject, type: Type<object>, closed: boolean): 
     else required.add(property);
     properties[property] = prop;
   }
+  if (closed) for (const prop of Object.values(properties)) describeDefault(prop);
   const out: JsonSchemaObject = { ...schema, type: 'object', properties };
   if (required.size > 0) out.required = [...required];
   else delete out.required;
   if (closed) out.additionalProperties = false;
   return out;
+}
+
+/**
+ * An input's default is applied by the server, so the caller may omit it; generators such as
+ * openapi-typescript read `default` as "always present", so it is said in words instead.
+ */
+export function describeDefault(schema: JsonSchemaObject): void {
+  if (!('default' in schema)) return;
+  const text = `Default: ${JSON.stringify(schema.default)}`;
+  schema.description = schema.description ? `${schema.description}. ${text}` : text;
+  delete schema.default;
 }
 
 function applyConstraint(target: JsonSchemaObject, meta: ValidationMetadata): void {
