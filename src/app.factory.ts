@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -6,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
+import { answerClientError } from './http/client-error';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
 import { buildOpenApiDocument } from './http/openapi';
 import { createValidationPipe } from './http/validation';
@@ -13,6 +15,7 @@ import { createValidationPipe } from './http/validation';
 export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
+  (app.getHttpServer() as Server).on('clientError', answerClientError);
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
