@@ -25,6 +25,9 @@ export interface Schema {
 
 export type Components = Record<string, Schema>;
 
+/** Valid values to use for properties of a name (say projectId: ids that exist), to get deeper. */
+export type Hints = Record<string, fc.Arbitrary<unknown>>;
+
 /** Follows $ref and single-schema allOf, so callers see the schema itself. */
 export function resolveSchema(schema: Schema | undefined, components: Components): Schema {
   let current = schema ?? {};
@@ -133,10 +136,13 @@ export function validValue(
   schema: Schema | undefined,
   components: Components,
   depth = 0,
+  hints: Hints = {},
 ): fc.Arbitrary<unknown> {
   const resolved = resolveSchema(schema, components);
   const options = resolved.oneOf ?? resolved.anyOf;
-  if (options?.length) return fc.oneof(...options.map((o) => validValue(o, components, depth)));
+  if (options?.length) {
+    return fc.oneof(...options.map((o) => validValue(o, components, depth, hints)));
+  }
   if (resolved.enum?.length) return fc.constantFrom(...resolved.enum);
   switch (resolved.type) {
     case 'string': {
@@ -165,7 +171,7 @@ export function validValue(
     case 'boolean':
       return fc.boolean();
     case 'array':
-      return fc.array(validValue(resolved.items, components, depth + 1), {
+      return fc.array(validValue(resolved.items, components, depth + 1, hints), {
         minLength: resolved.minItems ?? 0,
         maxLength: Math.min(resolved.maxItems ?? 3, 3),
       });
@@ -177,10 +183,11 @@ export function validValue(
     const required = (resolved.required ?? []).filter((key) => keys.includes(key));
     return fc.record(
       Object.fromEntries(
-        Object.entries(resolved.properties).map(([key, sub]) => [
-          key,
-          validValue(sub, components, depth + 1),
-        ]),
+        Object.entries(resolved.properties).map(([key, sub]) => {
+          const valid = validValue(sub, components, depth + 1, hints);
+          const hint = hints[key];
+          return [key, hint ? fc.oneof({ weight: 3, arbitrary: hint }, valid) : valid];
+        }),
       ),
       { requiredKeys: required },
     );
@@ -203,11 +210,15 @@ export function mutatedValue(
   schema: Schema | undefined,
   components: Components,
   depth = 0,
+  hints: Hints = {},
 ): fc.Arbitrary<unknown> {
   const resolved = resolveSchema(schema, components);
   const properties = Object.entries(resolved.properties ?? {});
   if (properties.length === 0 || depth > 4) {
-    return fc.oneof(validValue(resolved, components, depth), hostileValue(resolved, components));
+    return fc.oneof(
+      validValue(resolved, components, depth, hints),
+      hostileValue(resolved, components),
+    );
   }
   const keys = properties.map(([key]) => key);
   const mutation: fc.Arbitrary<Mutation> = fc.oneof(
@@ -218,7 +229,7 @@ export function mutatedValue(
         .constantFrom(...properties)
         .chain(([key, sub]) =>
           fc
-            .oneof(hostileValue(sub, components), mutatedValue(sub, components, depth + 1))
+            .oneof(hostileValue(sub, components), mutatedValue(sub, components, depth + 1, hints))
             .map((value) => ({ kind: 'replace' as const, key, value })),
         ),
     },
@@ -233,19 +244,21 @@ export function mutatedValue(
         .map(([key, value]) => ({ kind: 'extra' as const, key, value })),
     },
   );
-  return fc.tuple(validValue(resolved, components, depth), mutation).map(([base, change]) => {
-    const value = { ...(base as Record<string, unknown>) };
-    if (change.kind === 'replace' || change.kind === 'extra') {
-      Object.defineProperty(value, change.key, {
-        value: change.value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-    if (change.kind === 'delete') delete value[change.key];
-    return value;
-  });
+  return fc
+    .tuple(validValue(resolved, components, depth, hints), mutation)
+    .map(([base, change]) => {
+      const value = { ...(base as Record<string, unknown>) };
+      if (change.kind === 'replace' || change.kind === 'extra') {
+        Object.defineProperty(value, change.key, {
+          value: change.value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      if (change.kind === 'delete') delete value[change.key];
+      return value;
+    });
 }
 
 /** Bodies no JSON parser should accept, and JSON that is valid but of the wrong shape. */
