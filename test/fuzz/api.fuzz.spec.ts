@@ -422,11 +422,6 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
         fc.asyncProperty(requestFor(path, method, operation), async (request) => {
           const response = await send(request);
           record(name, response.status);
-          console.log(
-            summarize(request).slice(0, 400),
-            response.status,
-            response.text.slice(0, 300),
-          );
           remember(path, request.method, response);
           const context = describeRequest(request, response);
           if (response.status >= 500) throw new Error(`5xx from ${name}\n${context}`);
