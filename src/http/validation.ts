@@ -21,7 +21,9 @@ export function describeValidationErrors(errors: ValidationError[], prefix = '')
       for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
         if (constraint === 'whitelistValidation') {
           // An empty or odd name is quoted, so the message still shows which one.
-          const shown = /^[\w$.-]+$/.test(field) ? field : JSON.stringify(field);
+          const shown = /^[\w$-]+$/.test(error.property)
+            ? field
+            : `${path ? `${path}.` : ''}${JSON.stringify(error.property)}`;
           lines.push(`${shown} is not an allowed property`);
         } else if (message.startsWith(error.property)) {
           lines.push(`${field}${message.slice(error.property.length)}`);
