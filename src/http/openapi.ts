@@ -113,24 +113,31 @@ export function addKindOperations(document: OpenAPIObject, documented: Documente
           : { ...FREE_FORM_RESULT, nullable: true },
       },
     };
+    const event = schemas.JobEventViewDto as SchemaObject | undefined;
+    if (event) {
+      schemas[`${prefix}JobEvent`] = {
+        ...event,
+        properties: {
+          ...event.properties,
+          kind: { type: 'string', enum: [entry.name] },
+          result: entry.result ? ref(`${prefix}Result`) : { ...FREE_FORM_RESULT },
+        },
+      };
+    }
     document.paths[`/api/v1/jobs/${entry.name}`] = {
       post: submitOperation(entry.name, prefix, generic),
     };
   }
 
   if (entries.length > 0) {
-    schemas.AnyJobView = {
-      oneOf: entries.map((entry) => ref(`${kindSchemaPrefix(entry.name)}JobView`)),
-      discriminator: {
-        propertyName: 'kind',
-        mapping: Object.fromEntries(
-          entries.map((entry) => [
-            entry.name,
-            `#/components/schemas/${kindSchemaPrefix(entry.name)}JobView`,
-          ]),
-        ),
-      },
-    };
+    schemas.AnyJobView = discriminated(entries, 'JobView');
+    if (schemas.JobEventViewDto) {
+      schemas.AnyJobEvent = discriminated(entries, 'JobEvent');
+      const events = schemas.JobEventPageView as SchemaObject | undefined;
+      if (events?.properties) {
+        events.properties.items = { type: 'array', items: ref('AnyJobEvent') };
+      }
+    }
     retypeJobReads(document);
   }
   if (generic) {
@@ -154,6 +161,20 @@ function describeRequestDefaults(document: OpenAPIObject): void {
       for (const prop of Object.values(properties)) describeDefault(prop as JsonSchemaObject);
     }
   }
+}
+
+/** `oneOf` the per-kind schemas named `<Kind><suffix>`, told apart by `kind`. */
+function discriminated(entries: KindEntry[], suffix: string): SchemaObject {
+  const name = (entry: KindEntry) => `${kindSchemaPrefix(entry.name)}${suffix}`;
+  return {
+    oneOf: entries.map((entry) => ref(name(entry))),
+    discriminator: {
+      propertyName: 'kind',
+      mapping: Object.fromEntries(
+        entries.map((entry) => [entry.name, `#/components/schemas/${name(entry)}`]),
+      ),
+    },
+  };
 }
 
 function submitOperation(

@@ -33,10 +33,11 @@ export type Accepted<P extends SubmitPath> = paths[P] extends {
 
 export declare function submit<P extends SubmitPath>(path: P, body: SubmitBody<P>): Promise<Accepted<P>>;
 export declare function getJob(id: string): Promise<components['schemas']['AnyJobView']>;
+export declare function events(id: string): Promise<components['schemas']['JobEventPageView']>;
 `;
 
 const GOOD = `
-import { getJob, submit } from './client';
+import { events, getJob, submit } from './client';
 
 export async function run(): Promise<(number | null)[]> {
   const job = await submit('/api/v1/jobs/test-execution', {
@@ -50,8 +51,11 @@ export async function run(): Promise<(number | null)[]> {
   const steps: number | undefined = echo.params.steps;
   const read = await getJob(job.id);
   const exit = read.kind === 'test-execution' && read.result ? read.result.exitCode : null;
+  const page = await events(job.id);
+  const first = page.items[0];
+  const failed = first && first.kind === 'test-execution' && first.result ? first.result.failed : null;
   void kind;
-  return [passed, exit, steps ?? null];
+  return [passed, exit, failed, steps ?? null];
 }
 `;
 
@@ -79,6 +83,11 @@ const BAD: [string, string, RegExp][] = [
   [
     'a result field the kind does not have',
     `getJob('x').then((job) => (job.kind === 'test-execution' && job.result ? job.result.text : null));`,
+    /Property 'text' does not exist/,
+  ],
+  [
+    'an event result field the kind does not have',
+    `events('x').then((page) => page.items.map((e) => (e.kind === 'test-execution' && e.result ? e.result.text : null)));`,
     /Property 'text' does not exist/,
   ],
 ];
@@ -122,7 +131,7 @@ describe('OpenAPI per kind: a generated TypeScript client', () => {
   });
 
   it.each(BAD)('refuses to compile %s', async (_name, call, why) => {
-    const bad = `import { getJob, submit } from './client';\nvoid getJob;\nvoid submit;\n${call}\n`;
+    const bad = `import { events, getJob, submit } from './client';\nvoid events;\nvoid getJob;\nvoid submit;\n${call}\n`;
     const { errors } = await typecheck({ 'api.ts': api, 'client.ts': CLIENT, 'bad.ts': bad });
     expect(errors['api.ts']).toEqual([]);
     expect(errors['bad.ts']?.join('\n')).toMatch(why);
