@@ -58,8 +58,12 @@ export const FREE_FORM_RESULT: Readonly<JsonSchemaObject> = Object.freeze({
   additionalProperties: true,
 });
 
-/** The params' schema: what submit accepts (unknown properties are refused, hence closed). */
+/**
+ * The params' schema: what submit accepts (unknown properties are refused, hence closed).
+ * A kind run outside Conveyor (SPEC §14, marked `external`) takes any JSON object.
+ */
 export function paramsJsonSchema(kind: JobKind): JsonSchemaObject {
+  if (isExternal(kind)) return { ...FREE_FORM_PARAMS };
   return clone(cached(paramsCache, kind.params, () => classSchema(kind.params, true)));
 }
 
@@ -76,6 +80,12 @@ export function resultJsonSchema(kind: JobKind): JsonSchemaObject | null {
  */
 export function classJsonSchema(type: Type<object>, closed: boolean): JsonSchemaObject {
   return clone(classSchema(type, closed));
+}
+
+// Read structurally: the external runner is declared where external kinds are built.
+function isExternal(kind: JobKind): boolean {
+  const { external } = kind as { readonly external?: unknown };
+  return external !== undefined && external !== null;
 }
 
 const paramsCache = new WeakMap<Type<object>, JsonSchemaObject>();
