@@ -100,7 +100,9 @@ export function nullErrors(instance: object, path = ''): ValidationError[] {
   const metadata = getMetadataStorage().getTargetValidationMetadatas(type, '', true, false);
   const byProperty = new Map<string, string[]>();
   for (const meta of metadata) {
-    byProperty.set(meta.propertyName, [...(byProperty.get(meta.propertyName) ?? []), meta.type]);
+    // @IsOptional is a conditional validation named isOptional; @ValidateIf is another one.
+    const mark = meta.name === 'isOptional' ? 'optional' : meta.type;
+    byProperty.set(meta.propertyName, [...(byProperty.get(meta.propertyName) ?? []), mark]);
   }
   const record = instance as Record<string, unknown>;
   for (const [property, kinds] of byProperty) {
@@ -108,7 +110,7 @@ export function nullErrors(instance: object, path = ''): ValidationError[] {
     const field = joinPath(path, property);
     if (
       value === null &&
-      kinds.includes('conditionalValidation') &&
+      kinds.includes('optional') &&
       !declaredNullable(type.prototype as object, property)
     ) {
       errors.push({
