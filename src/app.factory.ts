@@ -1,19 +1,23 @@
+import type { Server } from 'node:http';
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { json, type NextFunction, type Request, type Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
 import { externalJobKinds } from './core/external-kinds';
+import { answerClientError } from './http/client-error';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
+import { buildOpenApiDocument } from './http/openapi';
 import { createValidationPipe } from './http/validation';
 import { McpService } from './mcp/mcp.service';
 
 export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
+  (app.getHttpServer() as Server).on('clientError', answerClientError);
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
   const mcp = app.get(McpService);
@@ -23,17 +27,7 @@ function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly Job
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Conveyor')
-      .setDescription('Background jobs for an AI coding platform')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-    { extraModels: kinds.map((kind) => kind.params) },
-  );
-  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app, { kinds }));
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { testExecutionKind } from '../kinds/test-execution/test-execution.kind';
-import { defineJobKind, type JobContext, type JobProcessor } from './job.types';
+import { defineJobKind, type JobContext, type JobKind, type JobProcessor } from './job.types';
 import { paramsJsonSchema, resultJsonSchema, type JsonSchemaObject } from './kind-schema';
 
 class Edit {
@@ -132,6 +132,20 @@ describe('kind schemas', () => {
     expect((tree.properties?.children as JsonSchemaObject).items).toMatchObject({ type: 'object' });
     expect(schema.properties?.depth).toEqual({ type: 'integer', minimum: 1, maximum: 9 });
     expect(schema.required).toEqual(['edits']);
+  });
+
+  it('an external kind (SPEC §14) takes any JSON object', () => {
+    class ExternalParams {}
+    const external = {
+      name: 'rebalance',
+      params: ExternalParams,
+      external: { list: 'cv:external:rebalance', item: 'json', statusChannel: null },
+    } as unknown as JobKind;
+    expect(paramsJsonSchema(external)).toMatchObject({
+      type: 'object',
+      additionalProperties: true,
+    });
+    expect(resultJsonSchema(external)).toBeNull();
   });
 
   it('answers a fresh copy each time', () => {

@@ -58,8 +58,12 @@ export const FREE_FORM_RESULT: Readonly<JsonSchemaObject> = Object.freeze({
   additionalProperties: true,
 });
 
-/** The params' schema: what submit accepts (unknown properties are refused, hence closed). */
+/**
+ * The params' schema: what submit accepts (unknown properties are refused, hence closed).
+ * A kind run outside Conveyor (SPEC §14, marked `external`) takes any JSON object.
+ */
 export function paramsJsonSchema(kind: JobKind): JsonSchemaObject {
+  if (isExternal(kind)) return { ...FREE_FORM_PARAMS };
   return clone(cached(paramsCache, kind.params, () => classSchema(kind.params, true)));
 }
 
@@ -76,6 +80,12 @@ export function resultJsonSchema(kind: JobKind): JsonSchemaObject | null {
  */
 export function classJsonSchema(type: Type<object>, closed: boolean): JsonSchemaObject {
   return clone(classSchema(type, closed));
+}
+
+// Read structurally: the external runner is declared where external kinds are built.
+function isExternal(kind: JobKind): boolean {
+  const { external } = kind as { readonly external?: unknown };
+  return external !== undefined && external !== null;
 }
 
 const paramsCache = new WeakMap<Type<object>, JsonSchemaObject>();
@@ -214,11 +224,23 @@ function refine(schema: JsonSchemaObject, type: Type<object>, closed: boolean): 
     else required.add(property);
     properties[property] = prop;
   }
+  if (closed) for (const prop of Object.values(properties)) describeDefault(prop);
   const out: JsonSchemaObject = { ...schema, type: 'object', properties };
   if (required.size > 0) out.required = [...required];
   else delete out.required;
   if (closed) out.additionalProperties = false;
   return out;
+}
+
+/**
+ * An input's default is applied by the server, so the caller may omit it; generators such as
+ * openapi-typescript read `default` as "always present", so it is said in words instead.
+ */
+export function describeDefault(schema: JsonSchemaObject): void {
+  if (!('default' in schema)) return;
+  const text = `Default: ${JSON.stringify(schema.default)}`;
+  schema.description = schema.description ? `${schema.description}. ${text}` : text;
+  delete schema.default;
 }
 
 function applyConstraint(target: JsonSchemaObject, meta: ValidationMetadata): void {

@@ -246,3 +246,24 @@ describe('parseStreamMessage', () => {
     expect(reasonOf(parseStreamMessage(JOB, JSON.stringify(body)))).toBe('invalid');
   });
 });
+
+describe('reports the database could not store (found by the fuzzer)', () => {
+  let deep: unknown = 1;
+  for (let i = 0; i < 40; i += 1) deep = [deep];
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a NUL in the message', { jobId: JOB, status: 'progress', progress: 5, message: 'a\u0000' }],
+    ['an unpaired surrogate in the error', { jobId: JOB, status: 'error', error: '\ud800' }],
+    ['a NUL inside the result', { jobId: JOB, status: 'done', result: { text: 'x\u0000' } }],
+    ['a result nested too deep', { jobId: JOB, status: 'done', result: { deep } }],
+  ])('drops %s as invalid instead of failing to apply it', (_label, body) => {
+    const parsed = status(body);
+    expect(parsed).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(parsed.ok ? '' : parsed.detail).toMatch(/^report\./);
+  });
+
+  it('drops a stream report with a NUL in its content as invalid', () => {
+    const raw = JSON.stringify({ complete: true, content: 'done\u0000', isError: false });
+    expect(reasonOf(parseStreamMessage(JOB, raw))).toBe('invalid');
+  });
+});
