@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Client } from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -63,7 +64,8 @@ async function openPostgres(
 
 async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
   if (!opts.dataDir.startsWith('memory://')) mkdirSync(opts.dataDir, { recursive: true });
-  const db = await PGlite.create(opts.dataDir);
+  // pg_trgm backs the code index's partial-name search (migration *_code_index).
+  const db = await PGlite.create(opts.dataDir, { extensions: { pg_trgm } });
   try {
     if (opts.migrate) await applyMigrations(pgliteExecutor(db), opts.migrationsDir, opts.log);
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
