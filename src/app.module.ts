@@ -16,6 +16,7 @@ import { producerOptions } from './redis/redis-options';
 import { ProjectsModule } from './projects/projects.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { RedisModule } from './redis/redis.module';
+import { SearchModule } from './search/search.module';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -66,7 +67,7 @@ export class AppModule {
         BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
         ProjectsModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
-        ...(api ? [RealtimeModule] : []),
+        ...(api ? [RealtimeModule, SearchModule] : []),
       ],
       controllers: api ? [HealthController] : [],
       providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],

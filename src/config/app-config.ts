@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -43,6 +44,8 @@ export interface AppConfig {
   allowLocalRepos: boolean;
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
+  /** Code search embeddings (EMBEDDINGS_*); null: lexical search only. */
+  embeddings: EmbeddingsConfig | null;
   logLevel: LogLevel;
 }
 
@@ -201,6 +204,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     allowLocalRepos: bool(env, 'ALLOW_LOCAL_REPOS', false),
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
+    embeddings: parseEmbeddingsConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 }
