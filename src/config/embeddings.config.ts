@@ -34,12 +34,20 @@ export function parseEmbeddingsConfig(env: Env): EmbeddingsConfig | null {
     throw new ConfigError('EMBEDDINGS_BASE_URL', 'must be a URL');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ConfigError('EMBEDDINGS_BASE_URL', `must use http: or https: (got ${parsed.protocol})`);
+    throw new ConfigError(
+      'EMBEDDINGS_BASE_URL',
+      `must use http: or https: (got ${parsed.protocol})`,
+    );
   }
   if (parsed.username !== '' || parsed.password !== '') {
-    throw new ConfigError('EMBEDDINGS_BASE_URL', 'must not hold credentials (use EMBEDDINGS_API_KEY)');
+    throw new ConfigError(
+      'EMBEDDINGS_BASE_URL',
+      'must not hold credentials (use EMBEDDINGS_API_KEY)',
+    );
   }
-  if (model === undefined) throw new ConfigError('EMBEDDINGS_MODEL', 'is required with EMBEDDINGS_BASE_URL');
-  if (model.length > 200) throw new ConfigError('EMBEDDINGS_MODEL', 'must be at most 200 characters');
+  if (model === undefined)
+    throw new ConfigError('EMBEDDINGS_MODEL', 'is required with EMBEDDINGS_BASE_URL');
+  if (model.length > 200)
+    throw new ConfigError('EMBEDDINGS_MODEL', 'must be at most 200 characters');
   return { baseUrl: baseUrl.replace(/\/+$/, ''), model, apiKey };
 }

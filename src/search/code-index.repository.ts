@@ -144,7 +144,10 @@ export class CodeIndexRepository {
     });
   }
 
-  markIndexed(projectId: string, chunkerVersion: number): Promise<{ files: number; chunks: number }> {
+  markIndexed(
+    projectId: string,
+    chunkerVersion: number,
+  ): Promise<{ files: number; chunks: number }> {
     return guardDependency('database', async () => {
       const [files, chunks] = await Promise.all([
         this.prisma.indexedFile.count({ where: { projectId, status: 'indexed' } }),
@@ -163,7 +166,8 @@ export class CodeIndexRepository {
   state(projectId: string): Promise<IndexState | null> {
     return guardDependency('database', async () => {
       const state = await this.prisma.projectIndex.findUnique({ where: { projectId } });
-      const chunks = state?.chunks ?? (await this.prisma.indexChunk.count({ where: { projectId } }));
+      const chunks =
+        state?.chunks ?? (await this.prisma.indexChunk.count({ where: { projectId } }));
       return state || chunks > 0 ? { indexedAt: state?.indexedAt ?? null, chunks } : null;
     });
   }
@@ -307,7 +311,10 @@ export class CodeIndexRepository {
     );
   }
 
-  chunkIdsByContent(projectId: string, hashes: string[]): Promise<{ id: bigint; contentHash: string }[]> {
+  chunkIdsByContent(
+    projectId: string,
+    hashes: string[],
+  ): Promise<{ id: bigint; contentHash: string }[]> {
     return guardDependency('database', () =>
       this.prisma.indexChunk.findMany({
         where: { projectId, contentHash: { in: hashes } },

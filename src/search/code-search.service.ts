@@ -37,7 +37,12 @@ export class CodeSearchService {
     private readonly embeddings: EmbeddingsService,
   ) {}
 
-  async search(ownerId: string, projectId: string, q: string, limit: number): Promise<SearchResultView> {
+  async search(
+    ownerId: string,
+    projectId: string,
+    q: string,
+    limit: number,
+  ): Promise<SearchResultView> {
     const project = isUuid(projectId) ? await this.projects.findForOwner(projectId, ownerId) : null;
     if (!project) throw new NotFoundException(`project ${projectId} not found`);
     const state = await this.index.state(projectId);
@@ -52,7 +57,10 @@ export class CodeSearchService {
       });
     }
     const top = [...scores.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit * 4);
-    const rows = await this.index.chunks(projectId, top.map(([id]) => id));
+    const rows = await this.index.chunks(
+      projectId,
+      top.map(([id]) => id),
+    );
     const byId = new Map(rows.map((row) => [row.id, row]));
     const ranked = top.flatMap(([id, score]) => {
       const row = byId.get(id);
@@ -79,7 +87,11 @@ export class CodeSearchService {
     return Promise.all(lists);
   }
 
-  private async nearestByVector(projectId: string, q: string, version: number): Promise<RankedId[]> {
+  private async nearestByVector(
+    projectId: string,
+    q: string,
+    version: number,
+  ): Promise<RankedId[]> {
     const model = this.embeddings.modelName!;
     const set = await this.vectors(projectId, model, version);
     if (set.hashes.length === 0) return [];
@@ -92,7 +104,10 @@ export class CodeSearchService {
     });
     scored.sort((a, b) => b.score - a.score);
     const best = scored.slice(0, CANDIDATES / 2);
-    const ids = await this.index.chunkIdsByContent(projectId, best.map((entry) => entry.hash));
+    const ids = await this.index.chunkIdsByContent(
+      projectId,
+      best.map((entry) => entry.hash),
+    );
     const rank = new Map(best.map((entry, i) => [entry.hash, i]));
     return ids
       .sort((a, b) => rank.get(a.contentHash)! - rank.get(b.contentHash)! || Number(a.id - b.id))
@@ -105,9 +120,7 @@ export class CodeSearchService {
     const cached = this.vectorCache.get(key);
     if (cached && cached.version === version) return cached;
     const rows = await this.index.embeddings(projectId, model);
-    const vectors = rows.map(
-      ({ vector }) => new Float32Array(Uint8Array.from(vector).buffer),
-    );
+    const vectors = rows.map(({ vector }) => new Float32Array(Uint8Array.from(vector).buffer));
     const set: VectorSet = {
       version,
       hashes: rows.map((row) => row.contentHash),
@@ -138,7 +151,8 @@ function mergeOverlapping(ranked: { row: ChunkRow; score: number }[]): SearchHit
   const hits: (SearchHitView & { row: ChunkRow })[] = [];
   for (const { row, score } of ranked) {
     const overlapping = hits.find(
-      (hit) => hit.path === row.path && row.startLine <= hit.endLine && row.endLine >= hit.startLine,
+      (hit) =>
+        hit.path === row.path && row.startLine <= hit.endLine && row.endLine >= hit.startLine,
     );
     if (overlapping) {
       overlapping.startLine = Math.min(overlapping.startLine, row.startLine);

@@ -16,7 +16,12 @@ describe('identifierWords', () => {
 
 describe('queryWords', () => {
   it('dedupes and keeps only tsquery-safe words', () => {
-    expect(queryWords("parse parseConfig's | & ! :*")).toEqual(['parse', 'parseconfig', 'config', 's']);
+    expect(queryWords("parse parseConfig's | & ! :*")).toEqual([
+      'parse',
+      'parseconfig',
+      'config',
+      's',
+    ]);
   });
 });
 

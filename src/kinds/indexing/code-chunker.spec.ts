@@ -30,7 +30,9 @@ describe('CodeChunker', () => {
       'interface Options { a: number }',
     ].join('\n');
     const chunks = await chunker.chunk('src/a.ts', source);
-    expect(chunks.map(({ startLine, endLine, symbol }) => ({ startLine, endLine, symbol }))).toEqual([
+    expect(
+      chunks.map(({ startLine, endLine, symbol }) => ({ startLine, endLine, symbol })),
+    ).toEqual([
       { startLine: 1, endLine: 2, symbol: null },
       { startLine: 3, endLine: 6, symbol: 'parseConfig' },
       { startLine: 8, endLine: 12, symbol: 'UserRepository' },
@@ -56,13 +58,26 @@ describe('CodeChunker', () => {
       'Big.method5',
       'Big',
     ]);
-    for (const chunk of chunks) expect(chunk.endLine - chunk.startLine + 1).toBeLessThanOrEqual(MAX_CHUNK_LINES);
+    for (const chunk of chunks)
+      expect(chunk.endLine - chunk.startLine + 1).toBeLessThanOrEqual(MAX_CHUNK_LINES);
   });
 
   it.each([
-    ['main.py', 'class Greeter:\n    def greet(self, name):\n        return name\n\ndef main():\n    pass\n', ['Greeter', 'main']],
-    ['main.go', 'package main\n\ntype Server struct{}\n\nfunc (s *Server) Serve() {}\n\nfunc main() {}\n', [null, 'Server', 'Serve', 'main']],
-    ['lib.rs', 'struct Point { x: i32 }\n\nimpl Point {\n    fn norm(&self) -> i32 { self.x }\n}\n\nfn main() {}\n', ['Point', 'Point', 'main']],
+    [
+      'main.py',
+      'class Greeter:\n    def greet(self, name):\n        return name\n\ndef main():\n    pass\n',
+      ['Greeter', 'main'],
+    ],
+    [
+      'main.go',
+      'package main\n\ntype Server struct{}\n\nfunc (s *Server) Serve() {}\n\nfunc main() {}\n',
+      [null, 'Server', 'Serve', 'main'],
+    ],
+    [
+      'lib.rs',
+      'struct Point { x: i32 }\n\nimpl Point {\n    fn norm(&self) -> i32 { self.x }\n}\n\nfn main() {}\n',
+      ['Point', 'Point', 'main'],
+    ],
     ['App.java', 'class App {\n  void run() {}\n}\n', ['App']],
     ['view.tsx', 'export function View() {\n  return <div />;\n}\n', ['View']],
   ])('knows the units of %s', async (path, source, expected) => {

@@ -312,7 +312,13 @@ function gapWindows(from: number, to: number, symbol: string | null, lines: stri
     spans.push({ start, end, symbol });
     start = end + 1;
   }
-  return spans.filter((span) => lines.slice(span.start, span.end + 1).join('').trim() !== '');
+  return spans.filter(
+    (span) =>
+      lines
+        .slice(span.start, span.end + 1)
+        .join('')
+        .trim() !== '',
+  );
 }
 
 /** Overlapping line windows, for files no grammar covers; bounded in lines and characters. */

@@ -61,7 +61,10 @@ export class CodeIndexerService {
     const paths = filterPaths(listed, options.include, options.exclude);
     const catalog = await this.index.catalog(projectId);
     const skippedByReason = Object.fromEntries(
-      (['binary', 'too-large', 'minified', 'generated', 'lockfile'] as SkipReason[]).map((r) => [r, 0]),
+      (['binary', 'too-large', 'minified', 'generated', 'lockfile'] as SkipReason[]).map((r) => [
+        r,
+        0,
+      ]),
     ) as Record<SkipReason, number>;
     let indexed = 0;
     let unchanged = 0;

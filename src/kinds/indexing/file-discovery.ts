@@ -29,7 +29,8 @@ const LOCKFILES = new Set([
 ]);
 
 const MINIFIED_NAME = /[.-]min\.(js|mjs|cjs|css)$/i;
-const GENERATED_NAME = /(\.generated\.|\.g\.dart$|_pb2(_grpc)?\.py$|\.pb\.go$|\.pb\.(cc|h)$|\.map$)/i;
+const GENERATED_NAME =
+  /(\.generated\.|\.g\.dart$|_pb2(_grpc)?\.py$|\.pb\.go$|\.pb\.(cc|h)$|\.map$)/i;
 const GENERATED_HEADER = /@generated\b|\bDO NOT EDIT\b|\bauto-?generated\b/i;
 
 /**
@@ -111,7 +112,11 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** Keeps the paths matching any include (all when none) and no exclude. */
-export function filterPaths(paths: string[], include: string[] = [], exclude: string[] = []): string[] {
+export function filterPaths(
+  paths: string[],
+  include: string[] = [],
+  exclude: string[] = [],
+): string[] {
   const includes = include.map(globToRegExp);
   const excludes = exclude.map(globToRegExp);
   return paths.filter(

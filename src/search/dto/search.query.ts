@@ -4,7 +4,8 @@ import { IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
 
 export class SearchQuery {
   @ApiProperty({
-    description: 'Words, an identifier (`parseConfig`, `user_repository.find`), part of one, or a path',
+    description:
+      'Words, an identifier (`parseConfig`, `user_repository.find`), part of one, or a path',
     maxLength: 500,
   })
   @IsString()
