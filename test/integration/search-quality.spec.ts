@@ -9,7 +9,7 @@ import { ProjectRepository } from '../../src/projects/project.repository';
 import { CodeIndexRepository } from '../../src/search/code-index.repository';
 import { CodeSearchService } from '../../src/search/code-search.service';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { copyCorpus, EVAL_QUERIES, score } from '../support/search-eval';
+import { copyCorpus, EVAL_QUERIES, score, type EvalQuery, type Hit } from '../support/search-eval';
 
 /**
  * First measurement, lexical search only (30 queries): Recall@5 0.900, Recall@10 0.933
@@ -66,7 +66,7 @@ describe('retrieval quality on a real codebase (bullmq dist/esm)', () => {
     expect(result.files.indexed).toBeGreaterThan(100);
 
     const search = new CodeSearchService(new ProjectRepository(prisma), repository, embeddings);
-    const rankings = [];
+    const rankings: { query: EvalQuery; hits: Hit[] }[] = [];
     for (const query of EVAL_QUERIES) {
       const { items } = await search.search('eval', projectId, query.q, 10);
       rankings.push({ query, hits: items });
