@@ -42,16 +42,18 @@ export const EMBEDDING_DIMENSIONS = 64;
  * A deterministic embedding: bag of lower-cased words hashed into buckets, so texts sharing
  * words point the same way (enough for the fusion to be observable).
  */
-export function fakeEmbedding(text: string): number[] {
-  const vector = new Array<number>(EMBEDDING_DIMENSIONS).fill(0);
+export function fakeEmbedding(text: string, dimensions = EMBEDDING_DIMENSIONS): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
   for (const word of text.toLowerCase().match(/[a-z]+/g) ?? []) {
-    vector[createHash('md5').update(word).digest()[0] % EMBEDDING_DIMENSIONS] += 1;
+    vector[createHash('md5').update(word).digest().readUInt16BE(0) % dimensions] += 1;
   }
   return vector;
 }
 
 /** A loopback OpenAI-compatible POST /v1/embeddings, speaking the real wire format. */
-export async function startEmbeddingsServer(): Promise<EmbeddingsServer> {
+export async function startEmbeddingsServer(
+  dimensions = EMBEDDING_DIMENSIONS,
+): Promise<EmbeddingsServer> {
   const inputs: string[] = [];
   const authorizations: (string | undefined)[] = [];
   const server: Server = createServer((req, res) => {
@@ -75,7 +77,7 @@ export async function startEmbeddingsServer(): Promise<EmbeddingsServer> {
           data: batch.map((text, index) => ({
             object: 'embedding',
             index,
-            embedding: fakeEmbedding(text),
+            embedding: fakeEmbedding(text, dimensions),
           })),
           usage: { prompt_tokens: batch.length, total_tokens: batch.length },
         }),
