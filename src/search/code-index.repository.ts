@@ -144,6 +144,13 @@ export class CodeIndexRepository {
     });
   }
 
+  /** Fresh planner statistics after a large change (PGlite has no autovacuum to gather them). */
+  analyze(): Promise<void> {
+    return guardDependency('database', async () => {
+      await this.prisma.$executeRawUnsafe('ANALYZE "IndexChunk"');
+    });
+  }
+
   markIndexed(
     projectId: string,
     chunkerVersion: number,

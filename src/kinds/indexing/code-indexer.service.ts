@@ -33,6 +33,8 @@ const BATCH_FILES = 50;
 const BATCH_CHUNKS = 2000;
 const EMBED_PAGE = 256;
 const PROGRESS_EVERY = 200;
+/** Chunks written by a run past which the planner's statistics are refreshed. */
+const ANALYZE_AFTER_CHUNKS = 1000;
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -71,11 +73,13 @@ export class CodeIndexerService {
     let done = 0;
     let pending: FileWrite[] = [];
     let pendingChunks = 0;
+    let writtenChunks = 0;
     const present = new Set<string>();
 
     const flush = async () => {
       await this.index.writeFiles(projectId, CHUNKER_VERSION, pending);
       done += pending.length;
+      writtenChunks += pendingChunks;
       pending = [];
       pendingChunks = 0;
       await options.onProgress?.(done, paths.length);
@@ -136,6 +140,9 @@ export class CodeIndexerService {
     const embedded = await this.embedMissing(projectId, signal);
     await this.index.pruneEmbeddings(projectId);
     const totals = await this.index.markIndexed(projectId, CHUNKER_VERSION);
+    if (writtenChunks >= ANALYZE_AFTER_CHUNKS || writtenChunks * 5 >= totals.chunks) {
+      await this.index.analyze();
+    }
     const skipped = Object.values(skippedByReason).reduce((sum, n) => sum + n, 0);
     return {
       files: { total: present.size, indexed, unchanged, removed, skipped, skippedByReason },
