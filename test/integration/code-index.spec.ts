@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NotFoundException } from '@nestjs/common';
@@ -380,6 +380,18 @@ describe.each([postgres(), pglite()])('code index on $name', (backend) => {
     const result: IndexingResult = await run();
     expect(result.files.unchanged).toBe(0);
     expect(result.files.indexed).toBe(result.files.total - result.files.skipped);
+  });
+
+  it("never runs a command planted in the workspace's git config", async () => {
+    const marker = join(root, '..', `fsmonitor-ran-${randomUUID()}`);
+    git(root, 'config', 'core.fsmonitor', `touch ${marker}; false`);
+    try {
+      await run();
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      git(root, 'config', '--unset', 'core.fsmonitor');
+      rmSync(marker, { force: true });
+    }
   });
 
   it('honours include and exclude globs', async () => {

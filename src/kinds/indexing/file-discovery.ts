@@ -35,14 +35,36 @@ const GENERATED_HEADER = /@generated\b|\bDO NOT EDIT\b|\bauto-?generated\b/i;
 
 /**
  * The files git would track in `root`: tracked ones and untracked ones not ignored
- * (.gitignore, .git/info/exclude, core.excludesFile). Run without a shell.
+ * (.gitignore, .git/info/exclude). Run without a shell, with a minimal
+ * environment, and with core.fsmonitor off: a job that ran in the workspace before may have
+ * written a command there into .git/config, which git would otherwise run outside any sandbox.
  */
 export function listRepositoryFiles(root: string, signal?: AbortSignal): Promise<string[]> {
   return new Promise((resolve, reject) => {
     execFile(
       'git',
-      ['-c', 'core.quotePath=off', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
-      { cwd: root, maxBuffer: 512 * 1024 * 1024, signal, encoding: 'utf8' },
+      [
+        '-c',
+        'core.fsmonitor=false',
+        '-c',
+        'core.quotePath=off',
+        'ls-files',
+        '-z',
+        '--cached',
+        '--others',
+        '--exclude-standard',
+      ],
+      {
+        cwd: root,
+        maxBuffer: 512 * 1024 * 1024,
+        signal,
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          GIT_CONFIG_NOSYSTEM: '1',
+          GIT_TERMINAL_PROMPT: '0',
+        },
+      },
       (error, stdout) => {
         if (error) {
           reject(new Error(`git ls-files failed in the workspace: ${error.message}`));
