@@ -10,6 +10,9 @@ import { applyMigrations, pgExecutor, pgliteExecutor } from './migrator';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { pg_trgm } = require('@electric-sql/pglite/contrib/pg_trgm') as { pg_trgm: Extension };
 
+/** Extensions the migrations need on PGlite (pg_trgm: the code index's partial-name search). */
+export const PGLITE_EXTENSIONS = { pg_trgm };
+
 export interface OpenDatabaseOptions {
   /** PostgreSQL URL; without it an embedded PGlite database under `dataDir` is used. */
   databaseUrl?: string;
@@ -67,8 +70,7 @@ async function openPostgres(
 
 async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
   if (!opts.dataDir.startsWith('memory://')) mkdirSync(opts.dataDir, { recursive: true });
-  // pg_trgm backs the code index's partial-name search (migration *_code_index).
-  const db = await PGlite.create(opts.dataDir, { extensions: { pg_trgm } });
+  const db = await PGlite.create(opts.dataDir, { extensions: PGLITE_EXTENSIONS });
   try {
     if (opts.migrate) await applyMigrations(pgliteExecutor(db), opts.migrationsDir, opts.log);
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
