@@ -70,7 +70,7 @@ describe('indexing kind and GET /projects/:id/search', () => {
       embedded: 0,
     });
     expect(result.files.skippedByReason.lockfile).toBe(1);
-    const events = (await alice.allEvents(job.id));
+    const events = await alice.allEvents(job.id);
     expect(events.map((event) => event.message)).toContain('3 of 3 files');
 
     const res = await search(alice, projectId, { q: 'parseConfig', limit: 5 });
@@ -118,11 +118,7 @@ describe('indexing kind and GET /projects/:id/search', () => {
     ['a limit that is no number', { q: 'x', limit: 'ten' }, /limit must be an integer/],
     ['an unknown parameter', { q: 'x', other: 1 }, /other is not an allowed property/],
   ])('answers 400 for %s', async (_label, query, message) => {
-    expectError(
-      await search(alice, projectId, query),
-      400,
-      message,
-    );
+    expectError(await search(alice, projectId, query), 400, message);
   });
 
   it('answers 400 for bad indexing params', async () => {
