@@ -1,6 +1,6 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { isUuid } from '../http/ids';
-import { EmbeddingsService } from '../llm/embeddings.service';
+import { EmbeddingsService, EmbeddingsUnavailableError } from '../llm/embeddings.service';
 import { ProjectRepository } from '../projects/project.repository';
 import { CodeIndexRepository, type ChunkRow, type RankedId } from './code-index.repository';
 import type { SearchHitView, SearchResultView } from './dto/search.view';
@@ -29,6 +29,7 @@ interface VectorSet {
 /** Code search over a project's index (SPEC §12): lexical, trigram, exact and vector lists fused. */
 @Injectable()
 export class CodeSearchService {
+  private readonly logger = new Logger('CodeSearch');
   private readonly vectorCache = new Map<string, VectorSet>();
 
   constructor(
@@ -83,7 +84,15 @@ export class CodeSearchService {
     if (q.length <= 200) add(1, this.index.similarSymbols(projectId, symbol ?? q, CANDIDATES / 2));
     if (symbol !== null) add(2, this.index.exactSymbols(projectId, symbol, 20));
     if (looksLikePath(q)) add(2, this.index.pathMatches(projectId, q.replace(/^\.?\//, ''), 20));
-    if (this.embeddings.enabled) add(1, this.nearestByVector(projectId, q, version));
+    if (this.embeddings.enabled) {
+      // The provider being down must not take search down: the lexical lists still answer.
+      const nearest = this.nearestByVector(projectId, q, version).catch((error: unknown) => {
+        if (!(error instanceof EmbeddingsUnavailableError)) throw error;
+        this.logger.warn(`vector search skipped: ${error.message}`);
+        return [];
+      });
+      add(1, nearest);
+    }
     return Promise.all(lists);
   }
 

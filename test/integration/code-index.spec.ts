@@ -336,6 +336,21 @@ describe.each([postgres(), pglite()])('code index on $name', (backend) => {
     expect(hits.items[0]).toMatchObject({ path: 'src/extra.ts' });
   });
 
+  it('still answers from the lexical lists when the embeddings provider is down', async () => {
+    const repository = new CodeIndexRepository(prisma);
+    const unreachable = new EmbeddingsService(
+      loadConfig({
+        NODE_ENV: 'test',
+        JWT_SECRET: 'x'.repeat(32),
+        EMBEDDINGS_BASE_URL: `${embeddingsServer.baseUrl}/missing`,
+        EMBEDDINGS_MODEL: 'fixture-embed',
+      }),
+    );
+    const degraded = new CodeSearchService(new ProjectRepository(prisma), repository, unreachable);
+    const { items } = await degraded.search(OWNER, projectId, 'brandNewThing', 3);
+    expect(items[0]).toMatchObject({ path: 'src/extra.ts', symbol: 'brandNewThing' });
+  });
+
   it('leaves a consistent index when cancelled half-way, and the next run finishes the work', async () => {
     writeFiles(
       root,

@@ -13,6 +13,7 @@ import {
   MAX_FILE_BYTES,
   skipByContent,
   skipByName,
+  SKIP_REASONS,
   type SkipReason,
 } from './file-discovery';
 import type { IndexingResult } from './indexing.result';
@@ -62,12 +63,10 @@ export class CodeIndexerService {
     });
     const paths = filterPaths(listed, options.include, options.exclude);
     const catalog = await this.index.catalog(projectId);
-    const skippedByReason = Object.fromEntries(
-      (['binary', 'too-large', 'minified', 'generated', 'lockfile'] as SkipReason[]).map((r) => [
-        r,
-        0,
-      ]),
-    ) as Record<SkipReason, number>;
+    const skippedByReason = Object.fromEntries(SKIP_REASONS.map((reason) => [reason, 0])) as Record<
+      SkipReason,
+      number
+    >;
     let indexed = 0;
     let unchanged = 0;
     let done = 0;
