@@ -16,6 +16,8 @@ export class EmbeddingsUnavailableError extends Error {
 @Injectable()
 export class EmbeddingsService {
   private readonly model: EmbeddingModel | null;
+  /** The configured model's name (the key embeddings are stored under), or null. */
+  readonly modelName: string | null;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const settings = config.embeddings;
@@ -28,9 +30,6 @@ export class EmbeddingsService {
       : null;
     this.modelName = settings?.model ?? null;
   }
-
-  /** The configured model's name (the key embeddings are stored under), or null. */
-  readonly modelName: string | null;
 
   get enabled(): boolean {
     return this.model !== null;
