@@ -270,17 +270,20 @@ export class CodeIndexRepository {
 
   /** Chunks whose symbol is exactly the name, or ends in `.name` (a method of any class). */
   exactSymbols(projectId: string, name: string, limit: number): Promise<RankedId[]> {
+    const lower = name.toLowerCase();
+    const escaped = lower.replace(/[\\%_]/g, '\\$&');
+    // The ILIKE lets the symbol's trigram index find the candidates; the rest is exact.
     return guardDependency('database', () =>
       this.prisma.$queryRawUnsafe<RankedId[]>(
         `SELECT c."id", 1::float8 AS "score"
            FROM "IndexChunk" c
-          WHERE c."projectId" = $1::uuid
+          WHERE c."projectId" = $1::uuid AND c."symbol" ILIKE '%' || $3
             AND (lower(c."symbol") = $2 OR lower(c."symbol") LIKE '%.' || $3)
           ORDER BY c."id"
           LIMIT $4`,
         projectId,
-        name.toLowerCase(),
-        name.toLowerCase().replace(/[\\%_]/g, '\\$&'),
+        lower,
+        escaped,
         limit,
       ),
     );

@@ -77,8 +77,12 @@ export class CodeSearchService {
     const add = (weight: number, ids: Promise<RankedId[]>) =>
       lists.push(ids.then((found) => ({ ids: found, weight })));
     if (words.length > 0) {
-      // An identifier alone also matches longer names starting with its parts (prefixes).
-      const terms = words.map((word) => (symbol !== null && word.length >= 3 ? `${word}:*` : word));
+      // An identifier alone may be unfinished (`changePrior`): it and its last part also match
+      // as prefixes (changeprior:* reaches changePriority).
+      const last = words.length - 1;
+      const terms = words.map((word, i) =>
+        symbol !== null && (i === 0 || i === last) && word.length >= 3 ? `${word}:*` : word,
+      );
       add(1, this.index.fullText(projectId, terms.join(' | '), CANDIDATES));
     }
     if (q.length <= 200) add(1, this.index.similarSymbols(projectId, symbol ?? q, CANDIDATES / 2));
