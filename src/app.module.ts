@@ -18,6 +18,7 @@ import { ProjectsModule } from './projects/projects.module';
 import { McpModule } from './mcp/mcp.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { RedisModule } from './redis/redis.module';
+import { SearchModule } from './search/search.module';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -69,7 +70,7 @@ export class AppModule {
         ProjectsModule.forRoot(api),
         LlmModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
-        ...(api ? [RealtimeModule, McpModule] : []),
+        ...(api ? [RealtimeModule, McpModule, SearchModule] : []),
       ],
       controllers: api ? [HealthController] : [],
       providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],

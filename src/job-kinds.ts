@@ -1,5 +1,6 @@
 import type { JobKind } from './core/job.types';
 import { codeGenerationKind } from './kinds/code-generation/code-generation.kind';
+import { indexingKind } from './kinds/indexing/indexing.kind';
 import { prCreationKind } from './kinds/pr-creation/pr-creation.kind';
 import { testExecutionKind } from './kinds/test-execution/test-execution.kind';
 
@@ -8,4 +9,5 @@ export const JOB_KINDS: readonly JobKind[] = [
   testExecutionKind,
   codeGenerationKind,
   prCreationKind,
+  indexingKind,
 ];

@@ -3,6 +3,7 @@ import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.conf
 import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
 import { parseMcpConfig, type McpConfig } from './mcp.config';
 import { parseLlmConfig, type LlmConfig } from './llm.config';
+import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -50,6 +51,8 @@ export interface AppConfig {
   prCreation: PrCreationConfig;
   externalKinds: ExternalKindConfig[];
   mcp: McpConfig;
+  /** Code search embeddings (EMBEDDINGS_*); null: lexical search only. */
+  embeddings: EmbeddingsConfig | null;
   logLevel: LogLevel;
   llm: LlmConfig;
 }
@@ -213,6 +216,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     prCreation: parsePrCreationConfig(env, bool(env, 'ALLOW_LOCAL_REPOS', false)),
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     mcp: parseMcpConfig(env),
+    embeddings: parseEmbeddingsConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
     llm: parseLlmConfig(env),
   };

@@ -1,10 +1,17 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Extension } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Client } from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client';
 import { applyMigrations, pgExecutor, pgliteExecutor } from './migrator';
+
+// Subpath export that this project's moduleResolution cannot type (it resolves at run time).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { pg_trgm } = require('@electric-sql/pglite/contrib/pg_trgm') as { pg_trgm: Extension };
+
+/** Extensions the migrations need on PGlite (pg_trgm: the code index's partial-name search). */
+export const PGLITE_EXTENSIONS = { pg_trgm };
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL URL; without it an embedded PGlite database under `dataDir` is used. */
@@ -63,7 +70,7 @@ async function openPostgres(
 
 async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
   if (!opts.dataDir.startsWith('memory://')) mkdirSync(opts.dataDir, { recursive: true });
-  const db = await PGlite.create(opts.dataDir);
+  const db = await PGlite.create(opts.dataDir, { extensions: PGLITE_EXTENSIONS });
   try {
     if (opts.migrate) await applyMigrations(pgliteExecutor(db), opts.migrationsDir, opts.log);
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });

@@ -13,6 +13,7 @@ import {
   type SqlExecutor,
 } from '../../src/database/migrator';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { PGLITE_EXTENSIONS } from '../../src/database/prisma-client.factory';
 
 // Real PGlite, loaded outside Jest's module sandbox (see nativePGliteModule).
 jest.mock('@electric-sql/pglite', () =>
@@ -115,10 +116,14 @@ describe('applyMigrations on PostgreSQL', () => {
       ),
     );
     expect(tables.map((t) => t.table_name)).toEqual([
+      'ChunkEmbedding',
+      'IndexChunk',
+      'IndexedFile',
       'Job',
       'JobEvent',
       'JobLog',
       'Project',
+      'ProjectIndex',
       '_prisma_migrations',
     ]);
   });
@@ -238,7 +243,8 @@ describe('applyMigrations on PostgreSQL', () => {
 describe('concurrent runners on one PostgreSQL database', () => {
   it('apply each migration exactly once', async () => {
     const db = await freshDatabase();
-    const slow = '20261125000000_slow';
+    // Named to sort after every real migration.
+    const slow = '99991231000000_slow';
     const dir = await migrationsDirWith({
       [slow]: 'SELECT pg_sleep(0.3);\nCREATE TABLE "Slow" ("id" INTEGER);\n',
     });
@@ -257,7 +263,7 @@ describe('applyMigrations on PGlite', () => {
   let pglite: PGlite;
 
   beforeAll(async () => {
-    pglite = await PGlite.create();
+    pglite = await PGlite.create({ extensions: PGLITE_EXTENSIONS });
   });
 
   afterAll(async () => {

@@ -30,6 +30,8 @@ interface SchemaField {
   defaultValue?: string;
   isId: boolean;
   isUnique: boolean;
+  /** The database type of an `Unsupported("...")` field. */
+  unsupported?: string;
   relation?: { fields: string[]; references: string[]; onDelete?: string; onUpdate?: string };
 }
 
@@ -150,9 +152,10 @@ function parseSchema(source: string): SchemaModel[] {
         column: unquote(attr('map')?.args) ?? m[1],
         type: m[2],
         list: m[3] !== undefined,
-        optional: m[4] !== undefined,
+        optional: m[4] !== undefined || (m[2] === 'Unsupported' && /^\([^)]*\)\?/.test(m[5])),
         nativeType: native && { name: native.name.slice(3), args: splitTopLevel(native.args) },
         defaultValue: attr('default')?.args,
+        unsupported: m[2] === 'Unsupported' ? /^\("([^"]+)"\)/.exec(m[5])?.[1] : undefined,
         isId: attr('id') !== undefined,
         isUnique: attr('unique') !== undefined,
         relation: relation && {
@@ -170,6 +173,9 @@ function parseSchema(source: string): SchemaModel[] {
 
 const schema = parseSchema(readFileSync(path.join(ROOT, 'prisma/schema.prisma'), 'utf8'));
 const scalarFields = (model: SchemaModel) => model.fields.filter((f) => SCALAR_TYPES.has(f.type));
+/** Columns: the scalar fields and the `Unsupported(...)` ones the client does not map. */
+const columnFields = (model: SchemaModel) =>
+  model.fields.filter((f) => SCALAR_TYPES.has(f.type) || f.unsupported !== undefined);
 const columnOf = (model: SchemaModel, field: string) =>
   model.fields.find((f) => f.name === field)?.column ?? field;
 
@@ -188,7 +194,7 @@ interface ColumnShape {
 function expectedColumn(model: SchemaModel, field: SchemaField): ColumnShape {
   const native = field.nativeType;
   const nativeArg = native?.args[0] === undefined ? null : Number(native.args[0]);
-  const key = `${field.type}${native ? `@${native.name}` : ''}`;
+  const key = field.unsupported ?? `${field.type}${native ? `@${native.name}` : ''}`;
   const types: Record<string, [string, number | null, number | null]> = {
     String: ['text', null, null],
     'String@Text': ['text', null, null],
@@ -203,6 +209,7 @@ function expectedColumn(model: SchemaModel, field: SchemaField): ColumnShape {
     DateTime: ['timestamp without time zone', 3, null],
     'DateTime@Timestamp': ['timestamp without time zone', nativeArg ?? 6, null],
     'DateTime@Timestamptz': ['timestamp with time zone', nativeArg ?? 6, null],
+    tsvector: ['tsvector', null, null],
   };
   const type = field.list ? undefined : types[key];
   if (!type)
@@ -437,7 +444,7 @@ describe.each([postgres(), pglite()])('on a freshly migrated $name database', (b
     const expected = Object.fromEntries(
       schema.map((model) => [
         model.table,
-        scalarFields(model).map((f) => expectedColumn(model, f)),
+        columnFields(model).map((f) => expectedColumn(model, f)),
       ]),
     );
     expect(actual).toEqual(expected);

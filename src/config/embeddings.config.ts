@@ -1,0 +1,53 @@
+import { ConfigError } from './app-config';
+
+/** An OpenAI-compatible embeddings endpoint (SPEC §12); absent: search is lexical only. */
+export interface EmbeddingsConfig {
+  /** Base URL of the API, e.g. https://api.openai.com/v1 (its /embeddings is called). */
+  baseUrl: string;
+  model: string;
+  /** Sent as a bearer token; never logged. */
+  apiKey: string | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+export function parseEmbeddingsConfig(env: Env): EmbeddingsConfig | null {
+  const baseUrl = value(env, 'EMBEDDINGS_BASE_URL');
+  const model = value(env, 'EMBEDDINGS_MODEL');
+  const apiKey = value(env, 'EMBEDDINGS_API_KEY');
+  if (baseUrl === undefined) {
+    if (model !== undefined) throw new ConfigError('EMBEDDINGS_MODEL', 'needs EMBEDDINGS_BASE_URL');
+    if (apiKey !== undefined) {
+      throw new ConfigError('EMBEDDINGS_API_KEY', 'needs EMBEDDINGS_BASE_URL');
+    }
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    throw new ConfigError('EMBEDDINGS_BASE_URL', 'must be a URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(
+      'EMBEDDINGS_BASE_URL',
+      `must use http: or https: (got ${parsed.protocol})`,
+    );
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new ConfigError(
+      'EMBEDDINGS_BASE_URL',
+      'must not hold credentials (use EMBEDDINGS_API_KEY)',
+    );
+  }
+  if (model === undefined)
+    throw new ConfigError('EMBEDDINGS_MODEL', 'is required with EMBEDDINGS_BASE_URL');
+  if (model.length > 200)
+    throw new ConfigError('EMBEDDINGS_MODEL', 'must be at most 200 characters');
+  return { baseUrl: baseUrl.replace(/\/+$/, ''), model, apiKey };
+}

@@ -1,0 +1,352 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { PrismaClient } from '../generated/prisma/client';
+import { guardDependency } from '../core/job.errors';
+import { PRISMA } from '../database/database.tokens';
+
+export interface CatalogEntry {
+  contentHash: string;
+  status: string;
+  chunkerVersion: number;
+}
+
+export interface ChunkWrite {
+  startLine: number;
+  endLine: number;
+  symbol: string | null;
+  content: string;
+  contentHash: string;
+  /** Identifier-split words, weighted A (symbol), B (path), D (content). */
+  symbolWords: string;
+  pathWords: string;
+  contentWords: string;
+}
+
+export interface FileWrite {
+  path: string;
+  contentHash: string;
+  /** indexed, or the reason it was skipped */
+  status: string;
+  language: string | null;
+  chunks: ChunkWrite[];
+}
+
+export interface ChunkRow {
+  id: bigint;
+  path: string;
+  startLine: number;
+  endLine: number;
+  symbol: string | null;
+  language: string | null;
+  content: string;
+}
+
+export interface RankedId {
+  id: bigint;
+  score: number;
+}
+
+export interface IndexState {
+  indexedAt: Date | null;
+  chunks: number;
+}
+
+/** The text-search configuration: english stems words (retries → retri) and drops stop words. */
+const TS_CONFIG = 'english';
+const CHUNK_ROWS_PER_INSERT = 400;
+
+/** All I/O of the code index and its search (SPEC §12); SQL the same on PostgreSQL and PGlite. */
+@Injectable()
+export class CodeIndexRepository {
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+
+  catalog(projectId: string): Promise<Map<string, CatalogEntry>> {
+    return guardDependency('database', async () => {
+      const rows = await this.prisma.indexedFile.findMany({
+        where: { projectId },
+        select: { path: true, contentHash: true, status: true, chunkerVersion: true },
+      });
+      return new Map(rows.map(({ path, ...entry }) => [path, entry]));
+    });
+  }
+
+  /** Replaces these files and their chunks in one transaction: all of them or none. */
+  writeFiles(projectId: string, chunkerVersion: number, files: FileWrite[]): Promise<void> {
+    if (files.length === 0) return Promise.resolve();
+    return guardDependency('database', () =>
+      this.prisma.$transaction(
+        async (tx) => {
+          await tx.indexedFile.deleteMany({
+            where: { projectId, path: { in: files.map((file) => file.path) } },
+          });
+          await tx.indexedFile.createMany({
+            data: files.map((file) => ({
+              projectId,
+              path: file.path,
+              contentHash: file.contentHash,
+              status: file.status,
+              language: file.language,
+              chunkerVersion,
+              chunkCount: file.chunks.length,
+            })),
+          });
+          const rows = files.flatMap((file) =>
+            file.chunks.map((chunk) => ({ ...chunk, path: file.path, language: file.language })),
+          );
+          for (let i = 0; i < rows.length; i += CHUNK_ROWS_PER_INSERT) {
+            const batch = rows.slice(i, i + CHUNK_ROWS_PER_INSERT);
+            const params: unknown[] = [projectId];
+            const values = batch.map((row) => {
+              const at = params.length;
+              params.push(
+                row.path,
+                row.startLine,
+                row.endLine,
+                row.symbol,
+                row.language,
+                row.content,
+                row.contentHash,
+                row.symbolWords,
+                row.pathWords,
+                row.contentWords,
+              );
+              const p = (n: number) => `$${at + n}`;
+              return (
+                `($1::uuid, ${p(1)}, ${p(2)}::int, ${p(3)}::int, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ` +
+                `setweight(to_tsvector('${TS_CONFIG}', ${p(8)}), 'A') || ` +
+                `setweight(to_tsvector('${TS_CONFIG}', ${p(9)}), 'B') || ` +
+                `setweight(to_tsvector('${TS_CONFIG}', ${p(10)}), 'D'))`
+              );
+            });
+            await tx.$executeRawUnsafe(
+              `INSERT INTO "IndexChunk" ("projectId", "path", "startLine", "endLine", "symbol",
+                 "language", "content", "contentHash", "searchVector")
+               VALUES ${values.join(', ')}`,
+              ...params,
+            );
+          }
+        },
+        { timeout: 120_000, maxWait: 30_000 },
+      ),
+    );
+  }
+
+  /** Removes files (their chunks go with them); returns how many there were. */
+  removeFiles(projectId: string, paths: string[]): Promise<number> {
+    return guardDependency('database', async () => {
+      let removed = 0;
+      for (let i = 0; i < paths.length; i += 1000) {
+        const { count } = await this.prisma.indexedFile.deleteMany({
+          where: { projectId, path: { in: paths.slice(i, i + 1000) } },
+        });
+        removed += count;
+      }
+      return removed;
+    });
+  }
+
+  /** Fresh planner statistics after a large change (PGlite has no autovacuum to gather them). */
+  analyze(): Promise<void> {
+    return guardDependency('database', async () => {
+      await this.prisma.$executeRawUnsafe('ANALYZE "IndexChunk"');
+    });
+  }
+
+  markIndexed(
+    projectId: string,
+    chunkerVersion: number,
+  ): Promise<{ files: number; chunks: number }> {
+    return guardDependency('database', async () => {
+      const [files, chunks] = await Promise.all([
+        this.prisma.indexedFile.count({ where: { projectId, status: 'indexed' } }),
+        this.prisma.indexChunk.count({ where: { projectId } }),
+      ]);
+      const data = { indexedAt: new Date(), chunkerVersion, files, chunks };
+      await this.prisma.projectIndex.upsert({
+        where: { projectId },
+        create: { projectId, ...data },
+        update: data,
+      });
+      return { files, chunks };
+    });
+  }
+
+  state(projectId: string): Promise<IndexState | null> {
+    return guardDependency('database', async () => {
+      const state = await this.prisma.projectIndex.findUnique({ where: { projectId } });
+      const chunks =
+        state?.chunks ?? (await this.prisma.indexChunk.count({ where: { projectId } }));
+      return state || chunks > 0 ? { indexedAt: state?.indexedAt ?? null, chunks } : null;
+    });
+  }
+
+  /** Distinct chunk contents of the project that have no embedding for this model yet. */
+  contentsWithoutEmbedding(
+    projectId: string,
+    model: string,
+    limit: number,
+  ): Promise<{ contentHash: string; content: string }[]> {
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<{ contentHash: string; content: string }[]>(
+        `SELECT DISTINCT ON (c."contentHash") c."contentHash", c."content"
+           FROM "IndexChunk" c
+          WHERE c."projectId" = $1::uuid
+            AND NOT EXISTS (SELECT 1 FROM "ChunkEmbedding" e
+                             WHERE e."projectId" = c."projectId" AND e."model" = $2
+                               AND e."contentHash" = c."contentHash")
+          ORDER BY c."contentHash"
+          LIMIT $3`,
+        projectId,
+        model,
+        limit,
+      ),
+    );
+  }
+
+  saveEmbeddings(
+    projectId: string,
+    model: string,
+    rows: { contentHash: string; vector: Float32Array }[],
+  ): Promise<void> {
+    return guardDependency('database', async () => {
+      await this.prisma.chunkEmbedding.createMany({
+        data: rows.map(({ contentHash, vector }) => ({
+          projectId,
+          model,
+          contentHash,
+          dimensions: vector.length,
+          vector: new Uint8Array(Float32Array.from(vector).buffer),
+        })),
+        skipDuplicates: true,
+      });
+    });
+  }
+
+  /** Embeddings of contents no chunk has any more (kept until the run ends, for renames). */
+  pruneEmbeddings(projectId: string): Promise<number> {
+    return guardDependency('database', () =>
+      this.prisma.$executeRawUnsafe(
+        `DELETE FROM "ChunkEmbedding" e
+          WHERE e."projectId" = $1::uuid
+            AND NOT EXISTS (SELECT 1 FROM "IndexChunk" c
+                             WHERE c."projectId" = e."projectId" AND c."contentHash" = e."contentHash")`,
+        projectId,
+      ),
+    );
+  }
+
+  // ---- search --------------------------------------------------------------------------------
+
+  /** Full-text candidates; `tsquery` is built from [a-z0-9_] words joined by | and &. */
+  fullText(projectId: string, tsquery: string, limit: number): Promise<RankedId[]> {
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<RankedId[]>(
+        `SELECT c."id", ts_rank(c."searchVector", q, 1)::float8 AS "score"
+           FROM "IndexChunk" c, to_tsquery('${TS_CONFIG}', $2) q
+          WHERE c."projectId" = $1::uuid AND c."searchVector" @@ q
+          ORDER BY "score" DESC, c."id"
+          LIMIT $3`,
+        projectId,
+        tsquery,
+        limit,
+      ),
+    );
+  }
+
+  /** Chunks whose symbol resembles the query (pg_trgm word similarity: partial names). */
+  similarSymbols(projectId: string, name: string, limit: number): Promise<RankedId[]> {
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<RankedId[]>(
+        `SELECT c."id", word_similarity($2, c."symbol")::float8 AS "score"
+           FROM "IndexChunk" c
+          WHERE c."projectId" = $1::uuid AND $2 <% c."symbol"
+          ORDER BY "score" DESC, length(c."symbol"), c."id"
+          LIMIT $3`,
+        projectId,
+        name,
+        limit,
+      ),
+    );
+  }
+
+  /** Chunks whose symbol is exactly the name, or ends in `.name` (a method of any class). */
+  exactSymbols(projectId: string, name: string, limit: number): Promise<RankedId[]> {
+    const lower = name.toLowerCase();
+    const escaped = lower.replace(/[\\%_]/g, '\\$&');
+    // The ILIKE lets the symbol's trigram index find the candidates; the rest is exact.
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<RankedId[]>(
+        `SELECT c."id", 1::float8 AS "score"
+           FROM "IndexChunk" c
+          WHERE c."projectId" = $1::uuid AND c."symbol" ILIKE '%' || $3
+            AND (lower(c."symbol") = $2 OR lower(c."symbol") LIKE '%.' || $3)
+          ORDER BY c."id"
+          LIMIT $4`,
+        projectId,
+        lower,
+        escaped,
+        limit,
+      ),
+    );
+  }
+
+  /** Chunks of files whose path ends with the given one (`session.ts`, `src/auth/session.ts`). */
+  pathMatches(projectId: string, path: string, limit: number): Promise<RankedId[]> {
+    const lower = path.toLowerCase();
+    const escaped = lower.replace(/[\\%_]/g, '\\$&');
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<RankedId[]>(
+        `SELECT c."id", 1::float8 AS "score"
+           FROM "IndexChunk" c
+          WHERE c."projectId" = $1::uuid
+            AND (lower(c."path") = $2 OR lower(c."path") LIKE '%/' || $3)
+          ORDER BY c."path", c."startLine"
+          LIMIT $4`,
+        projectId,
+        lower,
+        escaped,
+        limit,
+      ),
+    );
+  }
+
+  embeddings(
+    projectId: string,
+    model: string,
+  ): Promise<{ contentHash: string; vector: Uint8Array }[]> {
+    return guardDependency('database', () =>
+      this.prisma.chunkEmbedding.findMany({
+        where: { projectId, model },
+        select: { contentHash: true, vector: true },
+      }),
+    );
+  }
+
+  chunkIdsByContent(
+    projectId: string,
+    hashes: string[],
+  ): Promise<{ id: bigint; contentHash: string }[]> {
+    return guardDependency('database', () =>
+      this.prisma.indexChunk.findMany({
+        where: { projectId, contentHash: { in: hashes } },
+        select: { id: true, contentHash: true },
+      }),
+    );
+  }
+
+  chunks(projectId: string, ids: bigint[]): Promise<ChunkRow[]> {
+    return guardDependency('database', () =>
+      this.prisma.indexChunk.findMany({
+        where: { projectId, id: { in: ids } },
+        select: {
+          id: true,
+          path: true,
+          startLine: true,
+          endLine: true,
+          symbol: true,
+          language: true,
+          content: true,
+        },
+      }),
+    );
+  }
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { CodeIndexModule } from './code-index.module';
+import { CodeSearchController } from './code-search.controller';
+import { CodeSearchService } from './code-search.service';
+
+/** GET /projects/:id/search (api processes). */
+@Module({
+  imports: [CodeIndexModule],
+  providers: [CodeSearchService],
+  controllers: [CodeSearchController],
+})
+export class SearchModule {}
