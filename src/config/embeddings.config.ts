@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError, raw, type Env } from './env-readers';
 
 /** An OpenAI-compatible embeddings endpoint (SPEC §12); absent: search is lexical only. */
 export interface EmbeddingsConfig {
@@ -9,17 +9,10 @@ export interface EmbeddingsConfig {
   apiKey: string | undefined;
 }
 
-type Env = Record<string, string | undefined>;
-
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
-
 export function parseEmbeddingsConfig(env: Env): EmbeddingsConfig | null {
-  const baseUrl = value(env, 'EMBEDDINGS_BASE_URL');
-  const model = value(env, 'EMBEDDINGS_MODEL');
-  const apiKey = value(env, 'EMBEDDINGS_API_KEY');
+  const baseUrl = raw(env, 'EMBEDDINGS_BASE_URL');
+  const model = raw(env, 'EMBEDDINGS_MODEL');
+  const apiKey = raw(env, 'EMBEDDINGS_API_KEY');
   if (baseUrl === undefined) {
     if (model !== undefined) throw new ConfigError('EMBEDDINGS_MODEL', 'needs EMBEDDINGS_BASE_URL');
     if (apiKey !== undefined) {

@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError, raw, type Env } from './env-readers';
 
 export const EXTERNAL_ITEM_FORMATS = ['json', 'id'] as const;
 export type ExternalItemFormat = (typeof EXTERNAL_ITEM_FORMATS)[number];
@@ -16,15 +16,8 @@ export interface ExternalKindConfig {
   timeoutMs: number;
 }
 
-type Env = Record<string, string | undefined>;
-
 const KIND_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const REDIS_KEY = /^[\x21-\x7e]{1,256}$/;
-
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
 
 /** `code-review` → `EXTERNAL_CODE_REVIEW_<suffix>`. */
 export function externalVariable(kind: string, suffix: string): string {
@@ -32,11 +25,11 @@ export function externalVariable(kind: string, suffix: string): string {
 }
 
 function key(env: Env, name: string): string | undefined {
-  const raw = value(env, name);
-  if (raw !== undefined && !REDIS_KEY.test(raw)) {
+  const value = raw(env, name);
+  if (value !== undefined && !REDIS_KEY.test(value)) {
     throw new ConfigError(name, 'must be 1-256 printable characters without spaces');
   }
-  return raw;
+  return value;
 }
 
 /** EXTERNAL_KINDS and each kind's EXTERNAL_<KIND>_* variables. */
@@ -45,7 +38,7 @@ export function parseExternalKinds(
   prefix: string,
   defaultTimeoutMs: number,
 ): ExternalKindConfig[] {
-  const names = (value(env, 'EXTERNAL_KINDS') ?? '')
+  const names = (raw(env, 'EXTERNAL_KINDS') ?? '')
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');
@@ -68,12 +61,12 @@ export function parseExternalKinds(
     }
     lists.set(list, name);
     const itemVar = externalVariable(name, 'ITEM');
-    const item = value(env, itemVar) ?? 'json';
+    const item = raw(env, itemVar) ?? 'json';
     if (!(EXTERNAL_ITEM_FORMATS as readonly string[]).includes(item)) {
       throw new ConfigError(itemVar, `must be json or id (got "${item}")`);
     }
     const timeoutVar = externalVariable(name, 'TIMEOUT_MS');
-    const rawTimeout = value(env, timeoutVar);
+    const rawTimeout = raw(env, timeoutVar);
     let timeoutMs = defaultTimeoutMs;
     if (rawTimeout !== undefined) {
       if (!/^\d+$/.test(rawTimeout)) {

@@ -56,7 +56,7 @@ describe('parseLlmConfig', () => {
       'must not carry credentials or a query string',
     ],
     [{ XAI_MODEL: 'grok 4' }, 'XAI_MODEL must be a model id without spaces'],
-    [{ LLM_CACHE_TTL_SEC: '-1' }, 'LLM_CACHE_TTL_SEC must be an integer'],
+    [{ LLM_CACHE_TTL_SEC: '-1' }, 'LLM_CACHE_TTL_SEC must be between 0'],
     [{ LLM_CIRCUIT_FAILURES: '0' }, 'LLM_CIRCUIT_FAILURES must be between 1 and 1000'],
     [{ LLM_CIRCUIT_COOLDOWN_MS: 'soon' }, 'LLM_CIRCUIT_COOLDOWN_MS must be an integer'],
     [{ LLM_FIRST_TOKEN_TIMEOUT_MS: '5' }, 'LLM_FIRST_TOKEN_TIMEOUT_MS must be between 100'],

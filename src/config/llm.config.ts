@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError, int, raw, type Env } from './env-readers';
 
 export const LLM_PROVIDER_NAMES = [
   'anthropic',
@@ -53,25 +53,8 @@ export function howToConfigure(name: LlmProviderName): string {
 /** Ollama's OpenAI-compatible endpoint: with nothing configured, a local server is tried. */
 export const OPENAI_COMPATIBLE_DEFAULT_BASE_URL = 'http://127.0.0.1:11434/v1';
 
-type Env = Record<string, string | undefined>;
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const value = read(env, name);
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${value}")`);
-  const n = Number(value);
-  if (n < min || n > max)
-    throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
-  return n;
-}
-
 function baseUrl(env: Env, name: string): string | undefined {
-  const value = read(env, name);
+  const value = raw(env, name);
   if (value === undefined) return undefined;
   let parsed: URL;
   try {
@@ -90,7 +73,7 @@ function baseUrl(env: Env, name: string): string | undefined {
 }
 
 function providerOrder(env: Env): LlmProviderName[] {
-  const value = read(env, 'LLM_PROVIDERS');
+  const value = raw(env, 'LLM_PROVIDERS');
   if (value === undefined) return [...LLM_PROVIDER_NAMES];
   const names = value
     .split(',')
@@ -112,9 +95,9 @@ function providerOrder(env: Env): LlmProviderName[] {
 
 function providerConfig(env: Env, name: LlmProviderName): LlmProviderConfig | null {
   const prefix = LLM_ENV_PREFIX[name];
-  const apiKey = read(env, `${prefix}_API_KEY`);
+  const apiKey = raw(env, `${prefix}_API_KEY`);
   const url = baseUrl(env, `${prefix}_BASE_URL`);
-  const model = read(env, `${prefix}_MODEL`) ?? LLM_DEFAULT_MODELS[name];
+  const model = raw(env, `${prefix}_MODEL`) ?? LLM_DEFAULT_MODELS[name];
   if (model.length > 200 || /\s/.test(model)) {
     throw new ConfigError(`${prefix}_MODEL`, 'must be a model id without spaces (≤ 200 chars)');
   }
@@ -134,9 +117,9 @@ export function parseLlmConfig(env: Env): LlmConfig {
     providers: order
       .map((name) => all.get(name) ?? null)
       .filter((provider): provider is LlmProviderConfig => provider !== null),
-    cacheTtlSec: integer(env, 'LLM_CACHE_TTL_SEC', 3600, 0, 30 * 86_400),
-    circuitFailures: integer(env, 'LLM_CIRCUIT_FAILURES', 3, 1, 1000),
-    circuitCooldownMs: integer(env, 'LLM_CIRCUIT_COOLDOWN_MS', 60_000, 100, 86_400_000),
-    firstTokenTimeoutMs: integer(env, 'LLM_FIRST_TOKEN_TIMEOUT_MS', 120_000, 100, 3_600_000),
+    cacheTtlSec: int(env, 'LLM_CACHE_TTL_SEC', 3600, 0, 30 * 86_400),
+    circuitFailures: int(env, 'LLM_CIRCUIT_FAILURES', 3, 1, 1000),
+    circuitCooldownMs: int(env, 'LLM_CIRCUIT_COOLDOWN_MS', 60_000, 100, 86_400_000),
+    firstTokenTimeoutMs: int(env, 'LLM_FIRST_TOKEN_TIMEOUT_MS', 120_000, 100, 3_600_000),
   };
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError, int, raw, type Env } from './env-readers';
 
 /** The MCP endpoint (SPEC §13, docs/mcp.md). */
 export interface McpConfig {
@@ -17,27 +17,10 @@ export interface McpConfig {
   taskPollIntervalMs: number;
 }
 
-type Env = Record<string, string | undefined>;
-
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/;
 
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = value(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be an integer (got "${raw}")`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
-  return n;
-}
-
 function items(env: Env, name: string): string[] | undefined {
-  const raw = value(env, name);
-  return raw
+  return raw(env, name)
     ?.split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');

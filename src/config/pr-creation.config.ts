@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError, raw, type Env } from './env-readers';
 
 export interface PrCreationConfig {
   /** Server-wide GitHub token; unset: pr-creation jobs fail saying so. Never logged. */
@@ -8,20 +8,13 @@ export interface PrCreationConfig {
   authorEmail: string;
 }
 
-type Env = Record<string, string | undefined>;
-
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
-
 /** GITHUB_TOKEN, GITHUB_API_URL, GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL (SPEC §11). */
 export function parsePrCreationConfig(env: Env, allowLocalRepos: boolean): PrCreationConfig {
-  const githubToken = value(env, 'GITHUB_TOKEN');
+  const githubToken = raw(env, 'GITHUB_TOKEN');
   if (githubToken !== undefined && !/^[\x21-\x7e]{1,1000}$/.test(githubToken)) {
     throw new ConfigError('GITHUB_TOKEN', 'must be printable ASCII without spaces');
   }
-  const githubApiUrl = value(env, 'GITHUB_API_URL') ?? 'https://api.github.com';
+  const githubApiUrl = raw(env, 'GITHUB_API_URL') ?? 'https://api.github.com';
   let parsed: URL;
   try {
     parsed = new URL(githubApiUrl);
@@ -39,11 +32,11 @@ export function parsePrCreationConfig(env: Env, allowLocalRepos: boolean): PrCre
   if (parsed.username !== '' || parsed.password !== '') {
     throw new ConfigError('GITHUB_API_URL', 'must not contain credentials');
   }
-  const authorName = value(env, 'GIT_AUTHOR_NAME') ?? 'Conveyor';
+  const authorName = raw(env, 'GIT_AUTHOR_NAME') ?? 'Conveyor';
   if (!/^[^<>\n\r\0]{1,200}$/.test(authorName)) {
     throw new ConfigError('GIT_AUTHOR_NAME', 'must be 1-200 characters without <, > or newlines');
   }
-  const authorEmail = value(env, 'GIT_AUTHOR_EMAIL') ?? 'conveyor@localhost';
+  const authorEmail = raw(env, 'GIT_AUTHOR_EMAIL') ?? 'conveyor@localhost';
   if (!/^[^<>\s@]+@[^<>\s@]+$/.test(authorEmail)) {
     throw new ConfigError('GIT_AUTHOR_EMAIL', `must be an e-mail address (got "${authorEmail}")`);
   }
