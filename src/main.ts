@@ -1,8 +1,6 @@
 import 'reflect-metadata';
-import { createConveyor, isHttpApp } from './app.factory';
 import { ConfigError, loadConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
-import { JOB_KINDS } from './job-kinds';
 import { assertRedisAnswers } from './redis/redis-preflight';
 
 export interface BootstrapOptions {
@@ -15,6 +13,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
   try {
     const config = loadConfig();
     await assertRedisAnswers(config.redisUrl);
+    // Loaded only now: a bad variable or an absent Redis is reported without loading every kind.
+    const { createConveyor, isHttpApp } = await import('./app.factory');
+    const { JOB_KINDS } = await import('./job-kinds');
     const app = await createConveyor(config, [...JOB_KINDS, ...(options.extraKinds ?? [])]);
     let where = '';
     if (isHttpApp(app)) {
