@@ -20,7 +20,6 @@ import { CodeSearchService } from '../search/code-search.service';
 import { McpSession } from './mcp-session';
 import { buildTools } from './mcp-tools';
 import { RedisEventStore } from './redis-event-store';
-import { SEARCH_CODE_TOOL } from './search-code-tool';
 
 class McpHttpError extends Error {
   constructor(
@@ -64,7 +63,6 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
 
   onApplicationBootstrap(): void {
     ({ tools: this.tools, kinds: this.kinds } = buildTools(this.registry));
-    this.tools.push(SEARCH_CODE_TOOL);
     const idleMs = this.config.mcp.sessionIdleSec * 1000;
     this.sweeper = setInterval(() => this.closeIdle(idleMs), Math.min(60_000, idleMs / 2));
     this.sweeper.unref();
