@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -10,8 +11,10 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { IsInt, Max, Min } from 'class-validator';
 import { defineJobKind, type JobContext, type JobProcessor } from '../../src/core/job.types';
+import { testExecutionKind } from '../../src/kinds/test-execution/test-execution.kind';
 import { Api, uniqueUser } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
+import { writeFiles } from '../support/code-index';
 import { baseUrl } from '../support/socket';
 
 const LINES = 2000;
@@ -63,7 +66,9 @@ describe('MCP: streamed job output as logging notifications (SPEC §9, §13)', (
 
   beforeAll(async () => {
     // A coalescing window, so that several writes and status lines share one event.
-    stack = await startStack('mcp-output', [talkerKind], { PROGRESS_INTERVAL_MS: '50' });
+    stack = await startStack('mcp-output', [talkerKind, testExecutionKind], {
+      PROGRESS_INTERVAL_MS: '50',
+    });
   });
 
   afterAll(async () => {
@@ -148,5 +153,39 @@ describe('MCP: streamed job output as logging notifications (SPEC §9, §13)', (
     expect(result.structuredContent).toMatchObject({ status: 'done', result: { lines: 200 } });
     expect(progress.length).toBeGreaterThan(0);
     expect(logs).toEqual([]);
+  });
+
+  it("relays a real kind's output: test_execution's child process, as its log has it", async () => {
+    const user = uniqueUser('tester');
+    const api = new Api(stack, user);
+    const created = await api.post('/projects', { name: 'printer' });
+    expect({ status: created.status, body: created.body as unknown }).toMatchObject({
+      status: 201,
+    });
+    const projectId = (created.body as { id: string }).id;
+    writeFiles(join(stack.config.workspacesDir, projectId), {
+      'print.js': `for (let i = 0; i < ${LINES}; i += 1) console.log('line ' + i);\n`,
+    });
+    const client = await connect(user);
+    let output = '';
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      output += (notification.params.data as OutputData).output;
+    });
+    const progress: number[] = [];
+    const result = await client.callTool(
+      { name: 'test_execution', arguments: { projectId, testCommand: 'node print.js' } },
+      CallToolResultSchema,
+      { resetTimeoutOnProgress: true, onprogress: (p) => progress.push(p.progress) },
+    );
+    expect(result.structuredContent).toMatchObject({
+      status: 'done',
+      result: { exitCode: 0 },
+    });
+    const { jobId } = result.structuredContent as { jobId: string };
+    const log = await api.get(`/jobs/${jobId}/log`);
+    expect(log.status).toBe(200);
+    expect(output).toBe(log.text);
+    expect(output).toContain(expectedOutput(LINES));
+    expect(progress.slice(1).every((value, i) => value > progress[i])).toBe(true);
   });
 });
