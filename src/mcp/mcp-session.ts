@@ -29,6 +29,7 @@ import type { JobService } from '../core/job.service';
 import type { Job } from '../generated/prisma/client';
 import type { JobEventListeners } from '../realtime/job-event-listeners';
 import { SocketFeed } from '../realtime/socket-feed';
+import type { CodeSearchService } from '../search/code-search.service';
 import { JobTaskStore } from './job-task-store';
 import { outputOf, ProgressTracker, type McpJobEvent } from './mcp-progress';
 import {
@@ -42,7 +43,7 @@ import {
   TERMINAL_JOB_STATUSES,
 } from './mcp-tools';
 import { RedisEventStore } from './redis-event-store';
-import { SEARCH_CODE, searchCode, type CodeSearch } from './search-code-tool';
+import { SEARCH_CODE, searchCode } from './search-code-tool';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 type Send = (notification: ServerNotification) => Promise<void>;
@@ -63,8 +64,7 @@ export interface McpSessionDeps {
   tools: Tool[];
   /** Tool name → kind name. */
   kinds: Map<string, string>;
-  /** The code search, when this build has one (search_code is listed only then). */
-  search: CodeSearch | null;
+  search: CodeSearchService;
   logger: Logger;
 }
 
@@ -230,7 +230,7 @@ export class McpSession {
       if (name === CANCEL_JOB) {
         return jobAnswer(await this.deps.jobs.cancel(this.userId, jobIdArgument(args)));
       }
-      if (name === SEARCH_CODE && this.deps.search) {
+      if (name === SEARCH_CODE) {
         return await searchCode(this.deps.search, this.userId, args);
       }
       const kind = this.deps.kinds.get(name);

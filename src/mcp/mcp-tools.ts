@@ -9,7 +9,7 @@ import type { JobRegistry } from '../core/job-registry';
 import { PRIORITIES, type JobKind, type JsonValue } from '../core/job.types';
 import type { Job } from '../generated/prisma/client';
 import { describeValidationErrors, VALIDATION_OPTIONS } from '../http/validation';
-import { SEARCH_CODE } from './search-code-tool';
+import { SEARCH_CODE, SEARCH_CODE_TOOL } from './search-code-tool';
 
 export const GET_JOB = 'get_job';
 export const CANCEL_JOB = 'cancel_job';
@@ -57,7 +57,7 @@ export function kindInputSchema(kind: JobKind): Tool['inputSchema'] {
   };
 }
 
-/** One tool per registered kind, plus get_job and cancel_job; checked once at start-up. */
+/** One tool per registered kind, plus get_job, cancel_job and search_code; checked once at start-up. */
 export function buildTools(registry: JobRegistry): { tools: Tool[]; kinds: Map<string, string> } {
   const kinds = new Map<string, string>();
   const tools: Tool[] = registry.all().map(({ kind }) => {
@@ -90,6 +90,7 @@ export function buildTools(registry: JobRegistry): { tools: Tool[]; kinds: Map<s
       inputSchema: JOB_ID_INPUT,
       annotations: { destructiveHint: true },
     },
+    SEARCH_CODE_TOOL,
   );
   return { tools, kinds };
 }

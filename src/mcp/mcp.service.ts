@@ -7,7 +7,6 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
 import { isInitializeRequest, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import { InvalidTokenError, JwtService, type AuthUser } from '../auth/jwt.service';
@@ -17,10 +16,10 @@ import { JobRepository } from '../core/job.repository';
 import { JobService } from '../core/job.service';
 import { JobEventListeners } from '../realtime/job-event-listeners';
 import { RedisService } from '../redis/redis.service';
+import { CodeSearchService } from '../search/code-search.service';
 import { McpSession } from './mcp-session';
 import { buildTools } from './mcp-tools';
 import { RedisEventStore } from './redis-event-store';
-import { findCodeSearch, SEARCH_CODE_TOOL, type CodeSearch } from './search-code-tool';
 
 class McpHttpError extends Error {
   constructor(
@@ -50,7 +49,6 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
   private tools: Tool[] = [];
   private kinds = new Map<string, string>();
   private sweeper?: NodeJS.Timeout;
-  private search: CodeSearch | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -60,13 +58,11 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly events: JobRepository,
     private readonly listeners: JobEventListeners,
     private readonly redis: RedisService,
-    private readonly modules: ModulesContainer,
+    private readonly search: CodeSearchService,
   ) {}
 
   onApplicationBootstrap(): void {
     ({ tools: this.tools, kinds: this.kinds } = buildTools(this.registry));
-    this.search = findCodeSearch(this.modules);
-    if (this.search) this.tools.push(SEARCH_CODE_TOOL);
     const idleMs = this.config.mcp.sessionIdleSec * 1000;
     this.sweeper = setInterval(() => this.closeIdle(idleMs), Math.min(60_000, idleMs / 2));
     this.sweeper.unref();

@@ -1,45 +1,9 @@
 import { BadRequestException } from '@nestjs/common';
-import type { ModulesContainer } from '@nestjs/core';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CodeSearchService } from '../search/code-search.service';
+import type { SearchHitView } from '../search/dto/search.view';
 
 export const SEARCH_CODE = 'search_code';
-
-/** The provider's name and method SPEC §12's code search has (GET /projects/:id/search). */
-const PROVIDER = 'CodeSearchService';
-
-interface SearchHit {
-  path: string;
-  startLine: number;
-  endLine: number;
-  symbol?: string;
-  snippet: string;
-  score: number;
-}
-
-export interface CodeSearch {
-  search(
-    ownerId: string,
-    projectId: string,
-    q: string,
-    limit: number,
-  ): Promise<{ items: SearchHit[]; indexedAt: string | null }>;
-}
-
-/**
- * The code search service, when this build has one. It is looked up by name among the
- * application's providers, so that MCP offers search_code exactly when the search does exist.
- */
-export function findCodeSearch(modules: ModulesContainer): CodeSearch | null {
-  for (const module of modules.values()) {
-    for (const wrapper of module.providers.values()) {
-      const instance = wrapper.instance as Partial<CodeSearch> | null | undefined;
-      if (wrapper.name === PROVIDER && typeof instance?.search === 'function') {
-        return instance as CodeSearch;
-      }
-    }
-  }
-  return null;
-}
 
 export const SEARCH_CODE_TOOL: Tool = {
   name: SEARCH_CODE,
@@ -80,8 +44,14 @@ export function searchArguments(args: Record<string, unknown> | undefined): {
   return { projectId, q, limit: limit as number };
 }
 
+function hitWords(hit: SearchHitView): string {
+  const symbol = hit.symbol ? ` ${hit.symbol}` : '';
+  return `${hit.path}:${hit.startLine}-${hit.endLine}${symbol}\n${hit.snippet}`;
+}
+
+/** GET /projects/:id/search as a tool: the hits in words, and as they are in structuredContent. */
 export async function searchCode(
-  search: CodeSearch,
+  search: CodeSearchService,
   userId: string,
   args: Record<string, unknown> | undefined,
 ): Promise<CallToolResult> {
@@ -90,12 +60,9 @@ export async function searchCode(
   const lines =
     found.items.length === 0
       ? [found.indexedAt === null ? 'the project has not been indexed' : 'no match']
-      : found.items.map(
-          (hit) =>
-            `${hit.path}:${hit.startLine}-${hit.endLine}${hit.symbol ? ` ${hit.symbol}` : ''}\n${hit.snippet}`,
-        );
+      : found.items.map(hitWords);
   return {
     content: [{ type: 'text', text: lines.join('\n\n') }],
-    structuredContent: found as unknown as Record<string, unknown>,
+    structuredContent: { items: found.items, indexedAt: found.indexedAt },
   };
 }

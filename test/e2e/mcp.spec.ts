@@ -14,6 +14,7 @@ import {
 import { IsString, MaxLength } from 'class-validator';
 import Redis from 'ioredis';
 import { defineJobKind, type JobContext, type JobProcessor } from '../../src/core/job.types';
+import { JOB_KINDS } from '../../src/job-kinds';
 import { Api, uniqueUser } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
 import { TEST_REDIS_URL } from '../support/redis';
@@ -68,7 +69,7 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    stack = await startStack('mcp', [echoKind, waiterKind], {
+    stack = await startStack('mcp', [...JOB_KINDS, echoKind, waiterKind], {
       EXTERNAL_KINDS: 'spin-up',
       MCP_TASK_POLL_INTERVAL_MS: '100',
     });
@@ -233,16 +234,46 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     expect(after.status).toBe(404);
   });
 
-  it('lists one tool per kind (schemas from the params DTO) plus get_job and cancel_job', async () => {
+  it('lists one tool per kind (schemas from the params DTO), get_job, cancel_job and search_code', async () => {
     const { client } = await connect(uniqueUser('lister'));
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual([
       'cancel_job',
+      'code_generation',
       'echo',
       'get_job',
+      'indexing',
+      'pr_creation',
+      'search_code',
       'spin_up',
+      'test_execution',
       'waiter',
     ]);
+    const tool = (name: string) => tools.find((candidate) => candidate.name === name)!;
+    for (const kind of [...JOB_KINDS.map((k) => k.name), 'echo', 'waiter', 'spin-up']) {
+      expect(tool(kind.replace(/-/g, '_'))).toMatchObject({
+        title: kind,
+        execution: { taskSupport: 'optional' },
+      });
+    }
+    expect(tool('test_execution').inputSchema).toMatchObject({
+      required: ['projectId', 'testCommand'],
+      additionalProperties: false,
+      properties: { priority: { enum: ['critical', 'high', 'medium', 'low'] } },
+    });
+    expect(tool('code_generation').inputSchema.required).toEqual(['projectId', 'prompt']);
+    expect(tool('pr_creation').inputSchema.required).toEqual(
+      expect.arrayContaining(['projectId', 'title', 'sourceBranch']),
+    );
+    expect(tool('indexing').inputSchema).toMatchObject({
+      required: ['projectId'],
+      properties: { fullReindex: { type: 'boolean' }, include: { type: 'array' } },
+    });
+    expect(tool('search_code')).toMatchObject({
+      inputSchema: { required: ['projectId', 'q'], additionalProperties: false },
+      annotations: { readOnlyHint: true },
+    });
+    expect(tool('search_code').execution).toBeUndefined();
     const echo = tools.find((tool) => tool.name === 'echo')!;
     expect(echo.execution).toEqual({ taskSupport: 'optional' });
     expect(echo.inputSchema.required).toEqual(['projectId', 'text']);
@@ -324,6 +355,15 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     expect(textOf(await call('get_job', { jobId: other.id }))).toMatch(/^refused \(404\)/);
     expect(textOf(await call('cancel_job', { jobId: other.id }))).toMatch(/^refused \(404\)/);
     await expect(call('nope', {})).rejects.toThrow(/unknown tool nope/);
+
+    const theirs = await new Api(stack, uniqueUser('owner')).post('/projects', { name: 'theirs' });
+    const theirProject = (theirs.body as { id: string }).id;
+    const foreign = await call('test_execution', { projectId: theirProject, testCommand: 'true' });
+    expect(foreign.isError).toBe(true);
+    expect(textOf(foreign)).toMatch(/^refused \(404\): project .* not found/);
+    expect(textOf(await call('indexing', { projectId: theirProject, include: 'src/**' }))).toMatch(
+      /^refused \(400\): .*params\.include must be an array/,
+    );
   });
 
   it('cancels the job when the call is cancelled: the worker sees its signal fire', async () => {
