@@ -8,13 +8,15 @@ import { runsApi, type AppConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
 import { createValidationPipe } from './http/validation';
+import { MetricsService } from './metrics/metrics.service';
 
 export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
+  app.use(app.get(MetricsService).httpMiddleware);
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
-  app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
+  app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   const document = SwaggerModule.createDocument(

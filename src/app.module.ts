@@ -8,10 +8,12 @@ import { AuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { logsArePretty } from './config/operations.config';
 import { JobCoreModule } from './core/job-core.module';
 import type { JobKind } from './core/job.types';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
+import { MetricsModule } from './metrics/metrics.module';
 import { producerOptions } from './redis/redis-options';
 import { ProjectsModule } from './projects/projects.module';
 import { RealtimeModule } from './realtime/realtime.module';
@@ -42,6 +44,12 @@ export class AppModule {
           forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
           pinoHttp: {
             level: config.logLevel,
+            ...(logsArePretty(config, process.stdout.isTTY === true) && {
+              transport: {
+                target: 'pino-pretty',
+                options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' },
+              },
+            }),
             base: { role: config.role, pid: process.pid },
             genReqId: requestId,
             redact: {
@@ -66,7 +74,7 @@ export class AppModule {
         BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
         ProjectsModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
-        ...(api ? [RealtimeModule] : []),
+        ...(api ? [RealtimeModule, MetricsModule] : []),
       ],
       controllers: api ? [HealthController] : [],
       providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],

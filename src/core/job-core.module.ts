@@ -5,6 +5,7 @@ import { AdminController } from './admin.controller';
 import { EventRetentionService } from './event-retention.service';
 import { JobEventBus } from './job-event-bus';
 import { JobLifecycleService } from './job-lifecycle.service';
+import { JobMetricsService } from './job-metrics.service';
 import { JobQueueService } from './job-queue.service';
 import { JobRegistry } from './job-registry';
 import { JobWorkerService } from './job-worker.service';
@@ -20,6 +21,7 @@ const SHARED = [
   EventRetentionService,
   JobRepository,
   JobEventBus,
+  JobMetricsService,
   JobLifecycleService,
   JobQueueService,
   JobService,

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Job } from '../generated/prisma/client';
 import { JobEventBus } from './job-event-bus';
+import { JobMetricsService } from './job-metrics.service';
 import type { JobChange } from './job-transition';
 import { JobRepository, type StoredEvent } from './job.repository';
 import { TERMINAL_STATUSES } from './job.types';
@@ -65,6 +66,7 @@ export class JobLifecycleService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly jobs: JobRepository,
     private readonly bus: JobEventBus,
+    private readonly metrics: JobMetricsService,
   ) {}
 
   /** Applies the change, or returns null when the job's state does not allow it. */
@@ -86,8 +88,8 @@ export class JobLifecycleService implements OnApplicationShutdown {
     return this.apply(jobId, { type: 'processing', attempt });
   }
 
-  announce(event: StoredEvent): Promise<void> {
-    return this.bus.publish(event);
+  async announce(event: StoredEvent): Promise<void> {
+    await Promise.all([this.bus.publish(event), this.metrics.record(event)]);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -155,7 +157,10 @@ export class JobLifecycleService implements OnApplicationShutdown {
       if (this.known.size >= KNOWN_JOBS_MAX) this.known.delete(this.known.keys().next().value!);
       this.known.set(jobId, outcome.job);
     }
-    await this.bus.publish(outcome.event);
+    await Promise.all([
+      this.bus.publish(outcome.event),
+      this.metrics.record(outcome.event, outcome.job),
+    ]);
     return outcome.job;
   }
 }
