@@ -9,6 +9,7 @@ import type { JobKind } from './core/job.types';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
 import { createValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
+import { mountQueueBoard } from './operations/queue-board';
 
 export const API_PREFIX = 'api/v1';
 
@@ -16,6 +17,7 @@ function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly Job
   app.use(app.get(MetricsService).httpMiddleware);
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
+  mountQueueBoard(app);
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
