@@ -1,4 +1,4 @@
-/** Three tiers: unit (*.spec.ts beside the code), integration and e2e (test/). */
+/** Four tiers: unit (*.spec.ts beside the code), integration, e2e and fuzz (test/). */
 const base = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   rootDir: __dirname,
@@ -20,6 +20,12 @@ module.exports = {
       ...base,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/jest-timeout.js'],
+    },
+    {
+      ...base,
+      displayName: 'fuzz',
+      testMatch: ['<rootDir>/test/fuzz/**/*.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/jest-timeout.js'],
     },
   ],

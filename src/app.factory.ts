@@ -1,12 +1,15 @@
+import type { Server } from 'node:http';
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { json } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
+import { answerClientError } from './http/client-error';
 import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-exception.filter';
+import { buildOpenApiDocument } from './http/openapi';
 import { createValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
 import { mountQueueBoard } from './operations/queue-board';
@@ -14,6 +17,7 @@ import { mountQueueBoard } from './operations/queue-board';
 export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
+  (app.getHttpServer() as Server).on('clientError', answerClientError);
   app.use(app.get(MetricsService).httpMiddleware);
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
@@ -21,17 +25,7 @@ function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly Job
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Conveyor')
-      .setDescription('Background jobs for an AI coding platform')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-    { extraModels: kinds.map((kind) => kind.params) },
-  );
-  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app, { kinds }));
 }
 
 /**

@@ -48,7 +48,10 @@ function encodeCursor(job: Job): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(createdAt.getTime())) {
+  // Only what encodeCursor writes: a date that prints back the same, in years PostgreSQL stores.
+  const exact =
+    !Number.isNaN(createdAt.getTime()) && createdAt.toISOString() === at && /^\d{4}-/.test(at);
+  if (!id || !isUuid(id) || !exact) {
     throw new BadRequestException('cursor is not a cursor this API returned');
   }
   return { createdAt, id };

@@ -1,7 +1,16 @@
-import { BadRequestException, ValidationPipe } from '@nestjs/common';
+import {
+  BadRequestException,
+  ValidationPipe,
+  type ArgumentMetadata,
+  type Type,
+} from '@nestjs/common';
 import { instanceToPlain, plainToInstance } from 'class-transformer';
-import { validate, type ValidationError } from 'class-validator';
-import type { Type } from '@nestjs/common';
+import {
+  getMetadataStorage,
+  validate,
+  type ValidationError,
+  type ValidatorOptions,
+} from 'class-validator';
 
 /** "params.files.0.path must be a string; priority must be one of …": every field, and why. */
 export function describeValidationErrors(errors: ValidationError[], prefix = ''): string {
@@ -10,8 +19,11 @@ export function describeValidationErrors(errors: ValidationError[], prefix = '')
     for (const error of list) {
       const field = path ? `${path}.${error.property}` : error.property;
       for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
-        if (constraint === 'whitelistValidation') lines.push(`${field} is not an allowed property`);
-        else if (message.startsWith(error.property)) {
+        if (constraint === 'whitelistValidation') {
+          // An empty or odd name is quoted, so the message still shows which one.
+          const shown = /^[\w$.-]+$/.test(field) ? field : JSON.stringify(field);
+          lines.push(`${shown} is not an allowed property`);
+        } else if (message.startsWith(error.property)) {
           lines.push(`${field}${message.slice(error.property.length)}`);
         } else lines.push(`${field}: ${message}`);
       }
@@ -28,21 +40,137 @@ export const VALIDATION_OPTIONS = {
   forbidUnknownValues: true,
 } as const;
 
+/** Deeper JSON is refused before anything recursive (class-transformer, JSON columns) sees it. */
+export const MAX_INPUT_DEPTH = 32;
+
+// NUL and unpaired surrogates: PostgreSQL stores neither in text nor in jsonb.
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const joinPath = (path: string, key: string | number) => (path ? `${path}.${key}` : String(key));
+
+/**
+ * The rule for every JSON input, whatever its DTO: no string (value or key) the database cannot
+ * store, and no nesting deeper than MAX_INPUT_DEPTH. Answers the first problem, naming the field.
+ */
+export function inputProblem(value: unknown, path = ''): string | null {
+  const pending: [unknown, string, number][] = [[value, path, 0]];
+  while (pending.length > 0) {
+    const [current, at, depth] = pending.pop()!;
+    if (typeof current === 'string') {
+      if (UNSTORABLE.test(current)) {
+        return `${at || 'body'} must be text without NUL characters or unpaired surrogates`;
+      }
+    } else if (typeof current === 'object' && current !== null) {
+      if (depth >= MAX_INPUT_DEPTH) {
+        const top = Array.isArray(value)
+          ? ''
+          : at
+              .split('.')
+              .slice(0, path ? 2 : 1)
+              .join('.');
+        return `${top || path || 'body'} is nested more than ${MAX_INPUT_DEPTH} levels deep`;
+      }
+      const entries = Array.isArray(current)
+        ? current.map((item, index) => [index, item] as const)
+        : Object.entries(current);
+      for (const [key, item] of entries) {
+        if (typeof key === 'string' && UNSTORABLE.test(key)) {
+          return `${at || 'body'} has a property name with a NUL character or unpaired surrogate`;
+        }
+        pending.push([item, joinPath(at, key), depth + 1]);
+      }
+    }
+  }
+  return null;
+}
+
+const SWAGGER_PROPERTY = 'swagger/apiModelProperties';
+
+/**
+ * The null rule, one for every DTO: an optional property may be absent, never null, unless its
+ * @ApiProperty says `nullable: true`. (class-validator's @IsOptional lets null through to code
+ * that only expects a value or undefined.)
+ */
+export function nullErrors(instance: object, path = ''): ValidationError[] {
+  const errors: ValidationError[] = [];
+  const type = instance.constructor;
+  const metadata = getMetadataStorage().getTargetValidationMetadatas(type, '', true, false);
+  const byProperty = new Map<string, string[]>();
+  for (const meta of metadata) {
+    byProperty.set(meta.propertyName, [...(byProperty.get(meta.propertyName) ?? []), meta.type]);
+  }
+  const record = instance as Record<string, unknown>;
+  for (const [property, kinds] of byProperty) {
+    const value = record[property];
+    const field = joinPath(path, property);
+    if (
+      value === null &&
+      kinds.includes('conditionalValidation') &&
+      !declaredNullable(type.prototype as object, property)
+    ) {
+      errors.push({
+        property: field,
+        value,
+        target: instance,
+        children: [],
+        constraints: { isNotNull: `${field} must not be null; omit it to leave it unset` },
+      });
+    } else if (kinds.includes('nestedValidation') && typeof value === 'object' && value !== null) {
+      const items: [string, unknown][] = Array.isArray(value)
+        ? value.map((item, index) => [joinPath(field, index), item])
+        : [[field, value]];
+      for (const [at, item] of items) {
+        if (typeof item === 'object' && item !== null && item.constructor !== Object) {
+          errors.push(...nullErrors(item, at));
+        }
+      }
+    }
+  }
+  return errors;
+}
+
+function declaredNullable(prototype: object, property: string): boolean {
+  const declared: unknown = Reflect.getMetadata(SWAGGER_PROPERTY, prototype, property);
+  return (declared as { nullable?: unknown } | undefined)?.nullable === true;
+}
+
+/** The global pipe: the input rule on the raw value, then the DTO, then the null rule. */
+class ConveyorValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' || metadata.type === 'query') {
+      const problem = inputProblem(value);
+      if (problem) throw new BadRequestException(problem);
+    }
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+
+  protected override async validate(
+    object: object,
+    validatorOptions?: ValidatorOptions,
+  ): Promise<ValidationError[]> {
+    const errors = await super.validate(object, validatorOptions);
+    return [...nullErrors(object), ...errors];
+  }
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new ConveyorValidationPipe({
     ...VALIDATION_OPTIONS,
     transform: true,
     exceptionFactory: (errors) => new BadRequestException(describeValidationErrors(errors)),
   });
 }
 
-/** Validates a kind's params against its DTO; returns the plain, validated value. */
+/** Validates a kind's params against its DTO, by the same rules; returns the plain, validated value. */
 export async function validateParams<P extends object>(
   type: Type<P>,
   raw: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
+  const problem = inputProblem(raw, 'params');
+  if (problem) throw new BadRequestException(problem);
   const instance = plainToInstance(type, raw);
-  const errors = await validate(instance, VALIDATION_OPTIONS);
+  const errors = [...nullErrors(instance), ...(await validate(instance, VALIDATION_OPTIONS))];
   if (errors.length > 0) throw new BadRequestException(describeValidationErrors(errors, 'params'));
   return instanceToPlain(instance);
 }

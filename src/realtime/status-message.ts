@@ -1,6 +1,7 @@
 import type { JobChange } from '../core/job-transition';
 import type { JsonValue } from '../core/job.types';
 import { isUuid } from '../http/ids';
+import { inputProblem } from '../http/validation';
 
 /** What an external worker asked for, once its message has been read. */
 export interface StatusRequest {
@@ -35,6 +36,12 @@ function parseObject(raw: string): Record<string, unknown> | null {
   }
 }
 
+/** The REST input rule (storable text, bounded nesting): a report breaking it could not be saved. */
+function unstorable(body: Record<string, unknown>): ParsedStatus | null {
+  const problem = inputProblem(body, 'report');
+  return problem ? invalid(problem) : null;
+}
+
 function optionalString(
   body: Record<string, unknown>,
   field: string,
@@ -59,6 +66,8 @@ function progressOf(value: unknown): number | undefined | false {
 export function parseStatusMessage(raw: string): ParsedStatus {
   const body = parseObject(raw);
   if (!body) return { ok: false, reason: 'malformed', detail: 'not a JSON object' };
+  const refused = unstorable(body);
+  if (refused) return refused;
   const { jobId, status } = body;
   if (typeof jobId !== 'string' || !isUuid(jobId)) return invalid('jobId must be a job id');
   if (typeof status !== 'string' || !STATUSES.includes(status)) {
@@ -100,6 +109,8 @@ export function parseStreamMessage(jobId: string, raw: string): ParsedStatus {
   if (!isUuid(jobId)) return invalid('the channel does not end in a job id');
   const body = parseObject(raw);
   if (!body) return { ok: false, reason: 'malformed', detail: 'not a JSON object' };
+  const refused = unstorable(body);
+  if (refused) return refused;
   if (body.complete === true) {
     const content = body.content;
     if (content !== undefined && typeof content !== 'string')

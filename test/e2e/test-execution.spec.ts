@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_TEST_COMMAND_ALLOWLIST } from '../../src/config/app-config';
 import { JOB_KINDS } from '../../src/job-kinds';
-import type { TestExecutionResult } from '../../src/kinds/test-execution/test-execution.params';
+import type { TestExecutionResult } from '../../src/kinds/test-execution/test-execution.result';
 import { startStack, TEST_JWT_SECRET, tokenFor, type TestStack } from '../support/app';
 import { Api, expectError, uniqueUser, type EventBody, type JobBody } from '../support/api';
 import { makeBareRepo } from '../support/fixture-repos';

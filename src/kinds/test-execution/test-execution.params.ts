@@ -41,14 +41,3 @@ export class TestExecutionParams {
   @Min(1000)
   timeoutMs?: number;
 }
-
-export interface TestExecutionResult {
-  [key: string]: string | number | boolean | null;
-  exitCode: number | null;
-  signal: string | null;
-  passed: number | null;
-  failed: number | null;
-  skipped: number | null;
-  durationMs: number;
-  outputTail: string;
-}

@@ -7,7 +7,8 @@ import { JobCancelledError, NonRetryableJobError } from '../../core/job.errors';
 import type { JobContext, JobProcessor } from '../../core/job.types';
 import { resolveSandbox, runSandboxed } from '../../sandbox/sandboxed-process';
 import { splitCommand } from './test-command';
-import type { TestExecutionParams, TestExecutionResult } from './test-execution.params';
+import type { TestExecutionParams } from './test-execution.params';
+import type { TestExecutionResult } from './test-execution.result';
 import { TestCountCollector } from './test-output.parser';
 
 const TAIL_CHARS = 4000;
