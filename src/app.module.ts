@@ -13,7 +13,7 @@ import { JobCoreModule } from './core/job-core.module';
 import type { JobKind } from './core/job.types';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
-import { MetricsModule } from './metrics/metrics.module';
+import { OperationsModule } from './operations/operations.module';
 import { producerOptions } from './redis/redis-options';
 import { ProjectsModule } from './projects/projects.module';
 import { RealtimeModule } from './realtime/realtime.module';
@@ -74,7 +74,7 @@ export class AppModule {
         BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
         ProjectsModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
-        ...(api ? [RealtimeModule, MetricsModule] : []),
+        ...(api ? [RealtimeModule, OperationsModule] : []),
       ],
       controllers: api ? [HealthController] : [],
       providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],
