@@ -12,6 +12,7 @@ import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-excepti
 import { buildOpenApiDocument } from './http/openapi';
 import { createValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
+import { mountDashboard } from './operations/dashboard';
 import { mountQueueBoard } from './operations/queue-board';
 
 export const API_PREFIX = 'api/v1';
@@ -22,6 +23,7 @@ function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly Job
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
   mountQueueBoard(app);
+  mountDashboard(app);
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());

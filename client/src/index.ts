@@ -335,8 +335,15 @@ export class ConveyorClient {
     );
   }
 
-  log(id: string): Promise<JobLog> {
-    return this.request('GET', `/jobs/${encodeURIComponent(id)}/log`);
+  /** The job's stored output (text/plain; the tail when it outgrew the service's cap). */
+  async log(id: string): Promise<JobLog> {
+    const res = await this.send('GET', `/jobs/${encodeURIComponent(id)}/log`, undefined, {
+      accept: 'text/plain',
+    });
+    return {
+      content: await res.text(),
+      truncated: res.headers.get('x-log-truncated') === 'true',
+    };
   }
 
   cancel(id: string): Promise<Job> {
@@ -563,6 +570,18 @@ export class ConveyorClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<T> {
+    const res = await this.send(method, path, body, headers);
+    const text = await res.text();
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** One HTTP call; an error answer is thrown as the matching ConveyorHttpError. */
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${API}${path}`, {
@@ -580,22 +599,20 @@ export class ConveyorClient {
         cause: error,
       });
     }
+    if (res.ok) return res;
     const text = await res.text();
     let parsed: unknown = undefined;
     try {
-      parsed = text === '' ? undefined : JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       parsed = undefined;
     }
-    if (!res.ok) {
-      throw httpError(
-        res,
-        isErrorBody(parsed)
-          ? parsed
-          : { statusCode: res.status, error: res.statusText, message: text.slice(0, 200) },
-      );
-    }
-    return parsed as T;
+    throw httpError(
+      res,
+      isErrorBody(parsed)
+        ? parsed
+        : { statusCode: res.status, error: res.statusText, message: text.slice(0, 200) },
+    );
   }
 }
 

@@ -80,6 +80,7 @@ describe('client: @conveyor/client', () => {
       return read.status === 'done' ? read : undefined;
     });
     expect(done.result?.text).toBe('hello');
+    expect(await api.log(job.id)).toEqual({ content: expect.any(String), truncated: false });
     expect((await api.list({ kind: 'echo' })).items.map((j) => j.id)).toEqual([job.id]);
 
     const failed = await api.submit('echo', {
