@@ -39,7 +39,7 @@ export interface JobEvent {
   status: JobEventStatus;
   progress: number;
   message?: string;
-  result?: JsonValue;
+  result?: Record<string, unknown>;
   error?: string;
   /** Streamed output appended since the job's previous event (progress events). */
   output?: string;
@@ -80,12 +80,14 @@ export interface KindInfo {
   workspace: boolean;
 }
 
+export type ProjectStatus = 'cloning' | 'ready' | 'error';
+
 export interface Project {
   id: string;
   name: string;
   repoUrl: string | null;
   defaultBranch: string;
-  status: string;
+  status: ProjectStatus;
   error: string | null;
   createdAt: string;
   updatedAt: string;
