@@ -460,13 +460,13 @@ export class ConveyorClient {
       for (const event of await this.history(jobId, undefined)) emit(event);
       if (finished) return;
     }
-    const connected = await this.viaSocket(
+    const outcome = await this.viaSocket(
       signal,
       () => last,
       emit,
       () => finished,
     );
-    if (connected || signal.aborted || finished) return;
+    if (outcome === 'ended' || signal.aborted || finished) return;
     this.onTransport?.('polling');
     if (jobId === undefined && last === undefined) {
       // Live from now, as over the socket: what is already stored is not news.
@@ -481,17 +481,18 @@ export class ConveyorClient {
   }
 
   /**
-   * Streams over one Socket.IO connection until the signal aborts or the job ends. Resolves
-   * false, without having yielded anything, when the socket could not connect at all.
+   * Streams over one Socket.IO connection until the signal aborts or the job ends ('ended').
+   * Resolves 'unreachable' when the socket cannot connect within connectTimeoutMs, at first or
+   * after losing its connection: the caller then polls on from the last event it yielded.
    */
   private viaSocket(
     signal: AbortSignal,
     last: () => string | undefined,
     emit: (event: JobEvent) => void,
     finished: () => boolean,
-  ): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      let connected = false;
+  ): Promise<'ended' | 'unreachable'> {
+    return new Promise<'ended' | 'unreachable'>((resolve, reject) => {
+      let everConnected = false;
       const socket: Socket = io(this.baseUrl || undefined, {
         transports: this.transports,
         forceNew: true,
@@ -505,7 +506,7 @@ export class ConveyorClient {
           );
         },
       });
-      const finish = (outcome: boolean | Error) => {
+      const finish = (outcome: 'ended' | 'unreachable' | Error) => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         socket.removeAllListeners();
@@ -514,14 +515,13 @@ export class ConveyorClient {
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      const onAbort = () => finish(connected);
-      const timer = setTimeout(() => {
-        if (!connected) finish(false);
-      }, this.connectTimeoutMs);
+      const onAbort = () => finish('ended');
+      const giveUp = () => setTimeout(() => finish('unreachable'), this.connectTimeoutMs);
+      let timer = giveUp();
       signal.addEventListener('abort', onAbort);
       socket.on('connect', () => {
-        if (!connected) this.onTransport?.('socket');
-        connected = true;
+        if (!everConnected) this.onTransport?.('socket');
+        everConnected = true;
         clearTimeout(timer);
       });
       socket.on('connect_error', (error: Error) => {
@@ -533,17 +533,19 @@ export class ConveyorClient {
               message: error.message,
             }),
           );
-        } else if (!connected) finish(false);
-        // Once connected, Socket.IO keeps reconnecting by itself.
+        } else if (!everConnected) finish('unreachable');
+        // After a disconnect Socket.IO keeps reconnecting by itself, within the timer's bound.
       });
       socket.on('disconnect', (reason: string) => {
+        clearTimeout(timer);
+        timer = giveUp();
         // A server-side disconnect (a restart, a resync) is not retried by Socket.IO itself.
         if (reason === 'io server disconnect' && !signal.aborted) socket.connect();
       });
       socket.onAny((name: string, payload: unknown) => {
         if (!/:(created|processing|progress|done|error|cancelled)$/.test(name)) return;
         emit(payload as JobEvent);
-        if (finished()) finish(true);
+        if (finished()) finish('ended');
       });
     });
   }

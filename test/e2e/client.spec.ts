@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,24 +34,76 @@ async function collect(iterator: AsyncIterable<JobEvent>, until?: (e: JobEvent) 
   return events;
 }
 
-/** An HTTP proxy to the service that refuses Socket.IO: the client must fall back to polling. */
-function proxyWithoutSockets(target: string): Promise<Server> {
-  const { hostname, port } = new URL(target);
-  const server = createServer((req, res) => {
-    if ((req.url ?? '').startsWith('/socket.io')) {
-      res.writeHead(503).end();
-      return;
-    }
-    const upstream = httpRequest(
-      { hostname, port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
+/**
+ * An HTTP proxy to the service (WebSocket upgrades included) that can be told to refuse
+ * Socket.IO, and to cut the connections it already carries: the client must fall back to polling.
+ */
+class Proxy {
+  refuseSockets = false;
+  private readonly server: Server;
+  private readonly tunnels = new Set<Duplex>();
+
+  constructor(target: string) {
+    const { hostname, port } = new URL(target);
+    this.server = createServer((req, res) => {
+      if (this.refuseSockets && (req.url ?? '').startsWith('/socket.io')) {
+        res.writeHead(503).end();
+        return;
+      }
+      const upstream = httpRequest(
+        { hostname, port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(upstream);
+    });
+    this.server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => {
+      if (this.refuseSockets) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(Number(port), hostname, () => {
+        const lines = [`${req.method} ${req.url} HTTP/1.1`];
+        for (let i = 0; i < req.rawHeaders.length; i += 2) {
+          lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+        }
+        upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+        upstream.write(head);
+        upstream.pipe(client).pipe(upstream);
+      });
+      for (const end of [client, upstream]) {
+        this.tunnels.add(end);
+        end.on('error', () => undefined);
+        end.on('close', () => {
+          this.tunnels.delete(end);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+    });
+  }
+
+  listen(): Promise<string> {
+    return new Promise((resolve) =>
+      this.server.listen(0, '127.0.0.1', () =>
+        resolve(`http://127.0.0.1:${(this.server.address() as AddressInfo).port}`),
+      ),
     );
-    req.pipe(upstream);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  }
+
+  /** Refuses Socket.IO from now on and cuts the WebSockets already open. */
+  cut(): void {
+    this.refuseSockets = true;
+    for (const tunnel of this.tunnels) tunnel.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
 }
 
 /** The typed client (client/) against the real service: REST, typed errors, live iterators. */
@@ -179,10 +233,11 @@ describe('client: @conveyor/client', () => {
   });
 
   it('falls back to polling GET /jobs/:id/events when the socket cannot connect', async () => {
-    const proxy = await proxyWithoutSockets(url);
+    const proxy = new Proxy(url);
+    proxy.refuseSockets = true;
     try {
       const api = new ConveyorClient({
-        baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        baseUrl: await proxy.listen(),
         token: tokenFor(uniqueUser('poll')),
         pollIntervalMs: 50,
         connectTimeoutMs: 2000,
@@ -198,8 +253,36 @@ describe('client: @conveyor/client', () => {
       expect(events.at(-1)).toMatchObject({ status: 'done', result: { text: 'p' } });
       expect(events).toEqual((await api.eventHistory(job.id)).items);
     } finally {
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
+    }
+  });
+
+  it('a socket lost mid-job that cannot come back: polling takes over from the last event', async () => {
+    const proxy = new Proxy(url);
+    try {
+      const api = new ConveyorClient({
+        baseUrl: await proxy.listen(),
+        token: tokenFor(uniqueUser('lost')),
+        pollIntervalMs: 50,
+        connectTimeoutMs: 1000,
+        transports: ['websocket'],
+      });
+      const transports: Transport[] = [];
+      api.onTransport = (t) => transports.push(t);
+      const job = await api.submit('echo', {
+        projectId: 'p1',
+        params: { text: 'l', steps: 30, stepMs: 100 },
+      });
+      const events: JobEvent[] = [];
+      for await (const event of api.watch(job.id)) {
+        events.push(event);
+        if (event.status === 'progress' && transports.length === 1) proxy.cut();
+      }
+      expect(transports).toEqual(['socket', 'polling']);
+      expect(events.at(-1)).toMatchObject({ status: 'done' });
+      expect(events).toEqual((await api.eventHistory(job.id)).items);
+    } finally {
+      await proxy.close();
     }
   });
 
