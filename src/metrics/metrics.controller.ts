@@ -8,7 +8,7 @@ import {
   Res,
   UnauthorizedException,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '../auth/auth.decorators';
 import { InvalidTokenError, JwtService } from '../auth/jwt.service';
@@ -19,9 +19,11 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-/** GET /metrics (outside /api/v1, where scrapers look): an admin JWT or METRICS_TOKEN. */
-@ApiTags('operations')
-@ApiBearerAuth()
+/**
+ * GET /metrics (outside /api/v1, where scrapers look): an admin JWT or METRICS_TOKEN. Not in the
+ * OpenAPI document, which describes the JSON API under /api/v1; see docs/operations.md.
+ */
+@ApiExcludeController()
 @Public()
 @Controller('metrics')
 export class MetricsController {
@@ -37,8 +39,6 @@ export class MetricsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Prometheus metrics (admin token or METRICS_TOKEN)' })
-  @ApiOkResponse({ description: 'Prometheus text exposition format' })
   async scrape(@Req() req: Request, @Res() res: Response): Promise<void> {
     this.authorize(req.headers.authorization);
     const body = await this.metrics.text();
