@@ -165,4 +165,31 @@ describe('dashboard in a real browser', () => {
       await page.close();
     }
   });
+
+  it('the queue board: an admin signs in once, then the board lists every kind; no token in URLs or scripts', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(`${url}/admin/queues/ui/`);
+      await page.fill('#token', tokenFor('root', ['admin']));
+      await page.click('#signin button[type=submit]');
+      await page.waitForSelector('text=test-execution', { timeout: UI_MS });
+      await page.waitForSelector('text=echo', { timeout: UI_MS });
+      expect(page.url()).toBe(`${url}/admin/queues/ui/`);
+      const [cookie] = await context.cookies();
+      expect(cookie).toMatchObject({ name: 'conveyor_board', httpOnly: true, sameSite: 'Strict' });
+      expect(await page.evaluate('document.cookie')).toBe('');
+
+      const other = await browser.newContext();
+      const refused = await other.newPage();
+      await refused.goto(`${url}/admin/queues/ui/`);
+      await refused.fill('#token', tokenFor(uniqueUser('browser')));
+      await refused.click('#signin button[type=submit]');
+      await refused.waitForSelector('#error:text("admin role")', { timeout: UI_MS });
+      expect(await other.cookies()).toEqual([]);
+      await other.close();
+    } finally {
+      await context.close();
+    }
+  });
 });
