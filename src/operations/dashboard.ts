@@ -15,10 +15,10 @@ export const DASHBOARD_ASSETS = join(ROOT, 'dist', 'web');
  * API and Socket.IO with the token the user signs in with (kept in sessionStorage, never in a URL).
  */
 export function mountDashboard(app: INestApplication): void {
-  app.use(
-    '/assets',
-    express.static(DASHBOARD_ASSETS, { fallthrough: false, index: false, maxAge: 0 }),
-  );
+  app.use('/assets', express.static(DASHBOARD_ASSETS, { index: false, maxAge: 0 }));
+  app.use('/assets', (req: Request, res: Response) => {
+    res.status(404).json(errorBody(404, `no dashboard asset ${req.path}`));
+  });
   app.use((req: Request, res: Response, next: () => void) => {
     if (req.method !== 'GET' || (req.path !== '/' && req.path !== '/index.html')) return next();
     if (!existsSync(join(DASHBOARD_ASSETS, 'web', 'src', 'main.js'))) {

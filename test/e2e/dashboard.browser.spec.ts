@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { testExecutionKind } from '../../src/kinds/test-execution/test-execution.kind';
 import { startStack, tokenFor, type TestStack } from '../support/app';
-import { Api, uniqueUser } from '../support/api';
+import { Api, expectError, uniqueUser } from '../support/api';
 import { baseUrl } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
 
@@ -62,6 +62,16 @@ describe('dashboard in a real browser', () => {
       timeout: UI_MS,
     });
   }
+
+  it('serves the page, its scripts and socket.io-client from the api; 404 for an unknown asset', async () => {
+    const page = await stack.http().get('/').expect(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).not.toMatch(/https?:\/\//);
+    await stack.http().get('/assets/web/src/main.js').expect(200);
+    await stack.http().get('/assets/client/src/index.js').expect(200);
+    await stack.http().get('/socket.io/socket.io.esm.min.js').expect(200);
+    expectError(await stack.http().get('/assets/nope.js'), 404, /nope\.js/);
+  });
 
   it('refuses a bad token and stays on the sign-in form', async () => {
     const page = await browser.newPage();
