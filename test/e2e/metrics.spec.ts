@@ -6,6 +6,7 @@ import { parsePrometheus, sampleValue, type Sample } from '../support/prometheus
 import { TEST_REDIS_URL } from '../support/redis';
 import { baseUrl, connectSocket } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
+import { waitFor } from '../support/wait';
 import { TEST_JWT_SECRET, tokenFor } from '../support/app';
 
 const METRICS_TOKEN = 'scrape-token-for-metrics-tests';
@@ -87,7 +88,15 @@ describe('GET /metrics', () => {
     await api.post(`/jobs/${running.id}/cancel`).expect(200);
     await api.waitForStatus(running.id, ['cancelled']);
 
-    const samples = await scrape();
+    // Counted just after each end is committed, and BullMQ settles its entry just after: wait.
+    const samples = await waitFor('the three ends counted and settled', async () => {
+      const scraped = await scrape();
+      const settled =
+        sampleValue(scraped, 'conveyor_job_duration_seconds_count', { kind: 'echo' }) === 3 &&
+        sampleValue(scraped, 'conveyor_queue_jobs', { kind: 'echo', state: 'completed' }) === 1 &&
+        sampleValue(scraped, 'conveyor_queue_jobs', { kind: 'echo', state: 'failed' }) === 1;
+      return settled ? scraped : undefined;
+    });
     for (const status of ['done', 'error', 'cancelled']) {
       expect(sampleValue(samples, 'conveyor_jobs_total', { kind: 'echo', status })).toBe(1);
     }
@@ -144,7 +153,8 @@ describe('GET /metrics', () => {
     } finally {
       socket.close();
     }
-    const after = await scrape();
-    expect(sampleValue(after, 'conveyor_socket_connections')).toBe(0);
+    await waitFor('the socket to be gone', async () => {
+      return sampleValue(await scrape(), 'conveyor_socket_connections') === 0;
+    });
   });
 });
