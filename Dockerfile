@@ -11,6 +11,8 @@ COPY prisma.config.ts ./
 RUN npm ci --no-audit --no-fund --include=dev
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
+COPY client ./client
+COPY web ./web
 RUN npm run build
 RUN mkdir -p /data && chown node /data
 ENV DATA_DIR=/data

@@ -11,6 +11,8 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       'src/generated/**',
+      'client/dist/**',
+      'test-output/**',
       '.data/**',
       '*.mjs',
     ],

@@ -13,18 +13,24 @@ import { bodyParserErrorHandler, HttpExceptionFilter } from './http/http-excepti
 import { buildOpenApiDocument } from './http/openapi';
 import { createValidationPipe } from './http/validation';
 import { McpService } from './mcp/mcp.service';
+import { MetricsService } from './metrics/metrics.service';
+import { mountDashboard } from './operations/dashboard';
+import { mountQueueBoard } from './operations/queue-board';
 
 export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
   (app.getHttpServer() as Server).on('clientError', answerClientError);
+  app.use(app.get(MetricsService).httpMiddleware);
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));
   const mcp = app.get(McpService);
   app.use('/mcp', (req: Request, res: Response, next: NextFunction) => {
     mcp.handle(req, res).catch(next);
   });
-  app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready'] });
+  mountQueueBoard(app);
+  mountDashboard(app);
+  app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app, { kinds }));

@@ -8,11 +8,13 @@ import { AuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { runsApi, type AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { logsArePretty } from './config/operations.config';
 import { JobCoreModule } from './core/job-core.module';
 import { LlmModule } from './llm/llm.module';
 import type { JobKind } from './core/job.types';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
+import { OperationsModule } from './operations/operations.module';
 import { producerOptions } from './redis/redis-options';
 import { ProjectsModule } from './projects/projects.module';
 import { McpModule } from './mcp/mcp.module';
@@ -45,6 +47,12 @@ export class AppModule {
           forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
           pinoHttp: {
             level: config.logLevel,
+            ...(logsArePretty(config, process.stdout.isTTY === true) && {
+              transport: {
+                target: 'pino-pretty',
+                options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' },
+              },
+            }),
             base: { role: config.role, pid: process.pid },
             genReqId: requestId,
             redact: {
@@ -70,7 +78,7 @@ export class AppModule {
         ProjectsModule.forRoot(api),
         LlmModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
-        ...(api ? [RealtimeModule, McpModule, SearchModule] : []),
+        ...(api ? [RealtimeModule, McpModule, SearchModule, OperationsModule] : []),
       ],
       controllers: api ? [HealthController] : [],
       providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],

@@ -5,6 +5,7 @@ import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.co
 import { parseMcpConfig, type McpConfig } from './mcp.config';
 import { parseLlmConfig, type LlmConfig } from './llm.config';
 import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.config';
+import { parseOperationsConfig, type OperationsConfig } from './operations.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -54,6 +55,7 @@ export interface AppConfig {
   mcp: McpConfig;
   /** Code search embeddings (EMBEDDINGS_*); null: lexical search only. */
   embeddings: EmbeddingsConfig | null;
+  operations: OperationsConfig;
   logLevel: LogLevel;
   llm: LlmConfig;
 }
@@ -148,6 +150,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     mcp: parseMcpConfig(env),
     embeddings: parseEmbeddingsConfig(env),
+    operations: parseOperationsConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
     llm: parseLlmConfig(env),
   };

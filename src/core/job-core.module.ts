@@ -5,6 +5,7 @@ import { AdminController } from './admin.controller';
 import { EventRetentionService } from './event-retention.service';
 import { JobEventBus } from './job-event-bus';
 import { JobLifecycleService } from './job-lifecycle.service';
+import { JobMetricsService } from './job-metrics.service';
 import { JobQueueService } from './job-queue.service';
 import { ExternalQueueService } from './external-queue.service';
 import { JobRegistry } from './job-registry';
@@ -21,6 +22,7 @@ const SHARED = [
   EventRetentionService,
   JobRepository,
   JobEventBus,
+  JobMetricsService,
   JobLifecycleService,
   JobQueueService,
   ExternalQueueService,

@@ -1,6 +1,7 @@
 import type { Job } from '../generated/prisma/client';
 import { loadConfig } from '../config/app-config';
 import type { JobEventBus } from './job-event-bus';
+import type { JobMetricsService } from './job-metrics.service';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { OUTPUT_EVENT_MAX_BYTES } from './job-output';
 import type { JobChange } from './job-transition';
@@ -21,7 +22,8 @@ function setup(
     },
   } as unknown as JobRepository;
   const bus = { publish: () => Promise.resolve() } as unknown as JobEventBus;
-  const lifecycle = new JobLifecycleService(config, repository, bus);
+  const metrics = { record: () => Promise.resolve() } as unknown as JobMetricsService;
+  const lifecycle = new JobLifecycleService(config, repository, bus, metrics);
   return { lifecycle, writes, output: lifecycle.outputStream('j') };
 }
 

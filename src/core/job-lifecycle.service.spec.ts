@@ -2,6 +2,7 @@ import type { Job } from '../generated/prisma/client';
 import { loadConfig } from '../config/app-config';
 import type { JobEventBus } from './job-event-bus';
 import { JobLifecycleService } from './job-lifecycle.service';
+import type { JobMetricsService } from './job-metrics.service';
 import type { JobChange } from './job-transition';
 import type { JobRepository, JobWithEvent } from './job.repository';
 
@@ -21,7 +22,8 @@ function setup(transition: (change: JobChange) => Promise<JobWithEvent | null>) 
     },
   } as unknown as JobRepository;
   const bus = { publish: () => Promise.resolve() } as unknown as JobEventBus;
-  return { lifecycle: new JobLifecycleService(config, repository, bus), writes };
+  const metrics = { record: () => Promise.resolve() } as unknown as JobMetricsService;
+  return { lifecycle: new JobLifecycleService(config, repository, bus, metrics), writes };
 }
 
 const written = (): Promise<JobWithEvent> =>

@@ -3,6 +3,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Job } from '../generated/prisma/client';
 import { JobEventBus } from './job-event-bus';
 import { OutputBudget, PendingOutput } from './job-output';
+import { JobMetricsService } from './job-metrics.service';
 import type { JobChange } from './job-transition';
 import { JobRepository, type StoredEvent } from './job.repository';
 import { TERMINAL_STATUSES } from './job.types';
@@ -82,6 +83,7 @@ export class JobLifecycleService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly jobs: JobRepository,
     private readonly bus: JobEventBus,
+    private readonly metrics: JobMetricsService,
   ) {}
 
   /** Applies the change, or returns null when the job's state does not allow it. */
@@ -123,8 +125,8 @@ export class JobLifecycleService implements OnApplicationShutdown {
     };
   }
 
-  announce(event: StoredEvent): Promise<void> {
-    return this.bus.publish(event);
+  async announce(event: StoredEvent): Promise<void> {
+    await Promise.all([this.bus.publish(event), this.metrics.record(event)]);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -252,7 +254,10 @@ export class JobLifecycleService implements OnApplicationShutdown {
       // Output of a processor still winding down after its job ended has no event to go to.
       this.outputs.delete(jobId);
     }
-    await this.bus.publish(outcome.event);
+    await Promise.all([
+      this.bus.publish(outcome.event),
+      this.metrics.record(outcome.event, outcome.job),
+    ]);
     return outcome.job;
   }
 }

@@ -1,0 +1,104 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Job } from '../generated/prisma/client';
+import { RedisService } from '../redis/redis.service';
+import type { StoredEvent } from './job.repository';
+import { TERMINAL_STATUSES } from './job.types';
+
+/** Upper bounds (seconds) of the queue-to-finish histogram: jobs run from a second to an hour. */
+export const JOB_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+const SEP = '\t';
+
+export interface LabelledCount {
+  kind: string;
+  status: string;
+  value: number;
+}
+
+export interface DurationSnapshot {
+  kind: string;
+  /** Cumulative counts, one per bound of JOB_DURATION_BUCKETS, then +Inf. */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+export interface JobMetricsSnapshot {
+  jobs: LabelledCount[];
+  events: LabelledCount[];
+  durations: DurationSnapshot[];
+}
+
+/**
+ * Job counters shared by every process: a job finishes in whichever process applies its last
+ * change (a worker, or the api for a cancel or an external worker), and workers serve no HTTP,
+ * so the counts live in Redis, where any api instance reads the cluster-wide totals.
+ */
+@Injectable()
+export class JobMetricsService {
+  private readonly logger = new Logger(JobMetricsService.name);
+
+  constructor(private readonly redis: RedisService) {}
+
+  /** Counts an event just persisted; a job's end also counts the job and its duration. */
+  async record(event: StoredEvent, job?: Job): Promise<void> {
+    const multi = this.redis.client.multi();
+    multi.hincrby(this.key('events'), `${event.kind}${SEP}${event.status}`, 1);
+    const finished =
+      job !== undefined && (TERMINAL_STATUSES as readonly string[]).includes(event.status);
+    if (finished) {
+      const seconds = Math.max(
+        0,
+        ((job.finishedAt ?? event.createdAt).getTime() - job.createdAt.getTime()) / 1000,
+      );
+      const bucket = JOB_DURATION_BUCKETS.find((bound) => seconds <= bound);
+      multi.hincrby(this.key('jobs'), `${job.kind}${SEP}${event.status}`, 1);
+      multi.hincrby(this.key('duration'), `${job.kind}${SEP}${bucket ?? '+Inf'}`, 1);
+      multi.hincrby(this.key('duration'), `${job.kind}${SEP}count`, 1);
+      multi.hincrbyfloat(this.key('duration'), `${job.kind}${SEP}sum`, seconds);
+    }
+    try {
+      await multi.exec();
+    } catch (error) {
+      // A lost count must never fail or delay the job itself.
+      this.logger.warn(`metrics for event ${event.id} not counted: ${(error as Error).message}`);
+    }
+  }
+
+  async snapshot(): Promise<JobMetricsSnapshot> {
+    const [jobs, events, duration] = await Promise.all([
+      this.redis.client.hgetall(this.key('jobs')),
+      this.redis.client.hgetall(this.key('events')),
+      this.redis.client.hgetall(this.key('duration')),
+    ]);
+    return { jobs: counts(jobs), events: counts(events), durations: durations(duration) };
+  }
+
+  private key(name: string): string {
+    return this.redis.key('metrics', name);
+  }
+}
+
+function counts(hash: Record<string, string>): LabelledCount[] {
+  return Object.entries(hash).map(([field, value]) => {
+    const [kind = '', status = ''] = field.split(SEP);
+    return { kind, status, value: Number(value) };
+  });
+}
+
+function durations(hash: Record<string, string>): DurationSnapshot[] {
+  const byKind = new Map<string, Map<string, number>>();
+  for (const [field, value] of Object.entries(hash)) {
+    const [kind = '', part = ''] = field.split(SEP);
+    let fields = byKind.get(kind);
+    if (!fields) byKind.set(kind, (fields = new Map<string, number>()));
+    fields.set(part, Number(value));
+  }
+  return [...byKind].map(([kind, fields]) => {
+    let running = 0;
+    const buckets = [...JOB_DURATION_BUCKETS.map(String), '+Inf'].map(
+      (bound) => (running += fields.get(bound) ?? 0),
+    );
+    return { kind, buckets, sum: fields.get('sum') ?? 0, count: fields.get('count') ?? 0 };
+  });
+}

@@ -1,0 +1,63 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { INestApplication } from '@nestjs/common';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import type { RequestHandler } from 'express';
+import { JwtService } from '../auth/jwt.service';
+import { JobRegistry } from '../core/job-registry';
+import { adminSession } from './admin-session';
+
+export const QUEUE_BOARD_PATH = '/admin/queues/ui';
+
+function signInPage(basePath: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Conveyor queues: sign in</title>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<style>body{font:15px system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
+input,button{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}
+#error{color:#b00020}</style></head>
+<body><h1>Queues</h1><p>Sign in with an admin token (<code>npm run token -- --sub you --admin</code>).</p>
+<form id="signin"><input id="token" type="password" autocomplete="off" placeholder="admin JWT" required>
+<button type="submit">Sign in</button></form><p id="error" role="alert"></p>
+<script>
+document.getElementById('signin').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const res = await fetch('${basePath}/session', { method: 'POST', credentials: 'same-origin',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: document.getElementById('token').value.trim() }) });
+  if (res.ok) { location.replace('${basePath}/'); return; }
+  document.getElementById('error').textContent = (await res.json()).message;
+});
+</script></body></html>`;
+}
+
+/**
+ * bull-board over every registered kind's queue, read-only: a retry or removal there would
+ * change BullMQ without the Job row; operators act through the REST API, which goes through
+ * the job lifecycle. Mounted on the Express instance before Nest's routes, behind the session.
+ */
+export function mountQueueBoard(app: INestApplication): void {
+  const registry = app.get(JobRegistry);
+  const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
+  createBullBoard({
+    queues: registry.names().map(
+      (name) =>
+        new BullMQAdapter(app.get<Queue>(getQueueToken(name), { strict: false }), {
+          readOnlyMode: true,
+        }),
+    ),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Conveyor' } },
+  });
+  app.use(
+    QUEUE_BOARD_PATH,
+    adminSession(app.get(JwtService), {
+      basePath: QUEUE_BOARD_PATH,
+      cookie: 'conveyor_board',
+      signInPage,
+    }),
+    serverAdapter.getRouter() as RequestHandler,
+  );
+}

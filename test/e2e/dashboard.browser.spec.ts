@@ -1,0 +1,205 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { testExecutionKind } from '../../src/kinds/test-execution/test-execution.kind';
+import { startStack, tokenFor, type TestStack } from '../support/app';
+import { Api, expectError, uniqueUser } from '../support/api';
+import { baseUrl } from '../support/socket';
+import { echoKind } from '../support/test-kinds';
+
+const ROOT = resolve(__dirname, '../..');
+const CHROMIUM = '/usr/bin/chromium';
+/** Where the run leaves its screenshot (docs/dashboard.png, in the README, is a copy of one). */
+const SCREENSHOT = join(ROOT, 'test-output', 'dashboard.png');
+const UI_MS = 30_000;
+
+/** The dashboard at / in Debian's Chromium (headless, driven by playwright-core) against the real service. */
+describe('dashboard in a real browser', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  let url: string;
+
+  beforeAll(async () => {
+    // The page's scripts are what `npm run build` compiles web/ and client/ into.
+    await promisify(execFile)(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'web', 'tsconfig.json')],
+      { timeout: 120_000 },
+    );
+    stack = await startStack('dashboard', [testExecutionKind, echoKind], {
+      TEST_COMMAND_ALLOWLIST: 'node',
+    });
+    url = baseUrl(stack.app.getHttpServer());
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  async function signedIn(user: string, roles: string[] = []): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${url}/`);
+    await page.fill('#token', tokenFor(user, roles));
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('#app:not([hidden])', { timeout: UI_MS });
+    await page.waitForSelector('#transport:text("live")', { timeout: UI_MS });
+    expect(page.url()).toBe(`${url}/`);
+    expect(problems).toEqual([]);
+    return page;
+  }
+
+  function row(page: Page, jobId: string, status: string) {
+    return page.waitForSelector(`tr[data-job="${jobId}"][data-status="${status}"]`, {
+      timeout: UI_MS,
+    });
+  }
+
+  it('serves the page, its scripts and socket.io-client from the api; 404 for an unknown asset', async () => {
+    const page = await stack.http().get('/').expect(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).not.toMatch(/https?:\/\//);
+    await stack.http().get('/assets/web/src/main.js').expect(200);
+    await stack.http().get('/assets/client/src/index.js').expect(200);
+    await stack.http().get('/socket.io/socket.io.esm.min.js').expect(200);
+    expectError(await stack.http().get('/assets/nope.js'), 404, /nope\.js/);
+  });
+
+  it('refuses a bad token and stays on the sign-in form', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${url}/`);
+      await page.fill('#token', 'not-a-token');
+      await page.click('#signin-form button[type=submit]');
+      await page.waitForSelector('#signin-error:text("token is invalid")', { timeout: UI_MS });
+      expect(await page.isHidden('#app')).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('submits a test-execution job from the schema form and sees it go live to done with its output', async () => {
+    const user = uniqueUser('browser');
+    const api = new Api(stack, user);
+    const project = (await api.post('/projects', { name: 'dashboard demo' }).expect(201)).body as {
+      id: string;
+    };
+    await writeFile(
+      join(stack.config.workspacesDir, project.id, 'math.test.js'),
+      "require('node:test')('adds', () => require('node:assert').equal(1 + 1, 2));\n",
+    );
+    const page = await signedIn(user);
+    try {
+      await page.selectOption('#kind', 'test-execution');
+      // Fields generated from the kind's params schema.
+      await page.waitForSelector('#param-testCommand[required]');
+      await page.waitForSelector('#param-files[data-type="lines"]');
+      await page.waitForSelector('#param-timeoutMs[type="number"]');
+      await page.fill('#project', project.id);
+      await page.fill('#param-testCommand', 'node --test');
+      await page.click('#submit-form button[type=submit]');
+      await page.waitForSelector('#detail-id:not(:empty)', { timeout: UI_MS });
+      const id = (await page.textContent('#detail-id')) ?? '';
+      await row(page, id, 'done');
+      await page.waitForSelector('#detail-status:text("done")', { timeout: UI_MS });
+      // The test run's output, as node --test printed it.
+      await page.waitForSelector('#output:has-text("# pass 1")', { timeout: UI_MS });
+      expect(await page.textContent('#detail-result')).toMatch(/"passed": 1/);
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      expect((await api.job(id)).status).toBe('done');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows form errors from the service, then cancels a running job and retries a failed one', async () => {
+    const user = uniqueUser('browser');
+    const api = new Api(stack, user);
+    const page = await signedIn(user);
+    try {
+      await page.selectOption('#kind', 'echo');
+      await page.fill('#project', 'p1');
+      await page.fill('#param-text', 'x'.repeat(1001));
+      await page.click('#submit-form button[type=submit]');
+      await page.waitForSelector('#submit-error:text("params.text")', { timeout: UI_MS });
+
+      // A job submitted elsewhere appears and goes live without a reload.
+      const running = await api.submitOk('echo', { text: 'long', steps: 1000, stepMs: 100 });
+      await row(page, running.id, 'processing');
+      await page.click(`tr[data-job="${running.id}"] button[data-action="cancel"]`);
+      await row(page, running.id, 'cancelled');
+      expect((await api.job(running.id)).status).toBe('cancelled');
+
+      const failed = await api.submitOk('echo', { text: 'bad', fail: 'fatal' });
+      await row(page, failed.id, 'error');
+      await page.click(`tr[data-job="${failed.id}"] button[data-action="retry"]`);
+      await page.waitForSelector(`tr[data-job="${failed.id}"]:not([data-status="error"])`, {
+        timeout: UI_MS,
+      });
+      await row(page, failed.id, 'error');
+      const events = (await api.get(`/jobs/${failed.id}/events`)).body as {
+        items: { status: string }[];
+      };
+      expect(events.items.filter((e) => e.status === 'error')).toHaveLength(2);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('an admin sees queue stats and pauses and resumes a kind; others do not see them', async () => {
+    const plain = await signedIn(uniqueUser('browser'));
+    expect(await plain.isHidden('#queues-section')).toBe(true);
+    await plain.close();
+    const page = await signedIn('root', ['admin']);
+    try {
+      await page.waitForSelector('#queues tr[data-kind="echo"][data-paused="false"]', {
+        timeout: UI_MS,
+      });
+      await page.click('#queues button[data-queue="echo"]');
+      await page.waitForSelector('#queues tr[data-kind="echo"][data-paused="true"]', {
+        timeout: UI_MS,
+      });
+      await page.click('#queues button[data-queue="echo"]');
+      await page.waitForSelector('#queues tr[data-kind="echo"][data-paused="false"]', {
+        timeout: UI_MS,
+      });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('the queue board: an admin signs in once, then the board lists every kind; no token in URLs or scripts', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(`${url}/admin/queues/ui/`);
+      await page.fill('#token', tokenFor('root', ['admin']));
+      await page.click('#signin button[type=submit]');
+      await page.waitForSelector('text=test-execution', { timeout: UI_MS });
+      await page.waitForSelector('text=echo', { timeout: UI_MS });
+      expect(page.url()).toBe(`${url}/admin/queues/ui/`);
+      const [cookie] = await context.cookies();
+      expect(cookie).toMatchObject({ name: 'conveyor_board', httpOnly: true, sameSite: 'Strict' });
+      expect(await page.evaluate('document.cookie')).toBe('');
+
+      const other = await browser.newContext();
+      const refused = await other.newPage();
+      await refused.goto(`${url}/admin/queues/ui/`);
+      await refused.fill('#token', tokenFor(uniqueUser('browser')));
+      await refused.click('#signin button[type=submit]');
+      await refused.waitForSelector('#error:text("admin role")', { timeout: UI_MS });
+      expect(await other.cookies()).toEqual([]);
+      await other.close();
+    } finally {
+      await context.close();
+    }
+  });
+});
