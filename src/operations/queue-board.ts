@@ -34,7 +34,7 @@ document.getElementById('signin').addEventListener('submit', async (event) => {
 }
 
 /**
- * bull-board over every registered kind's queue, read-only: a retry or removal there would
+ * bull-board over the queue of every kind Conveyor runs, read-only: a retry or removal there would
  * change BullMQ without the Job row; operators act through the REST API, which goes through
  * the job lifecycle. Mounted on the Express instance before Nest's routes, behind the session.
  */
@@ -42,9 +42,10 @@ export function mountQueueBoard(app: INestApplication): void {
   const registry = app.get(JobRegistry);
   const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
-    queues: registry.names().map(
-      (name) =>
-        new BullMQAdapter(app.get<Queue>(getQueueToken(name), { strict: false }), {
+    // External kinds have a Redis list, not a BullMQ queue: their jobs are in the REST views.
+    queues: registry.internal().map(
+      ({ kind }) =>
+        new BullMQAdapter(app.get<Queue>(getQueueToken(kind.name), { strict: false }), {
           readOnlyMode: true,
         }),
     ),
