@@ -251,6 +251,7 @@ describe('client: @conveyor/client', () => {
     const events: JobEvent[] = [];
     let output = '';
     let dropped = false;
+    let droppedAt = 0;
     for await (const event of api.watch(job.id)) {
       events.push(event);
       output += event.output ?? '';
@@ -258,9 +259,12 @@ describe('client: @conveyor/client', () => {
         // Mid-output: cut every transport; the client resumes from the last event it yielded.
         for (const socket of io.sockets.sockets.values()) socket.conn.close();
         dropped = true;
+        droppedAt = events.length;
       }
     }
     expect(dropped).toBe(true);
+    // Output kept coming after the cut, through the resumed socket.
+    expect(events.slice(droppedAt).some((e) => e.output)).toBe(true);
     expect(events.at(-1)?.status).toBe('done');
     const expected = Array.from({ length: lines }, (_, i) => chatterLine(i)).join('');
     expect(output).toBe(expected);
