@@ -162,6 +162,23 @@ export class RateLimitedError extends ConveyorHttpError {
 export class ServiceUnavailableError extends ConveyorHttpError {
   override name = 'ServiceUnavailableError';
 }
+/**
+ * The server answered a resume (`lastEventId`) with `resync`: that event is no longer retained
+ * (EVENT_RETENTION_SEC), so what came after it cannot be replayed. The iterator ends with this
+ * error; refetch state over REST (`get`, `list`, `log`) and start a new `events()` without
+ * `lastEventId` (or a new `watch`, which replays the job's retained history from its start).
+ */
+export class ResyncRequiredError extends ConveyorError {
+  override name = 'ResyncRequiredError';
+  constructor(
+    /** The event id the client resumed from. */
+    readonly lastEventId: string,
+    reason: string,
+  ) {
+    super(`resync: ${reason}`);
+  }
+}
+
 /** The service could not be reached (connection refused, DNS, aborted). */
 export class ConveyorNetworkError extends ConveyorError {
   override name = 'ConveyorNetworkError';
@@ -541,6 +558,9 @@ export class ConveyorClient {
         timer = giveUp();
         // A server-side disconnect (a restart, a resync) is not retried by Socket.IO itself.
         if (reason === 'io server disconnect' && !signal.aborted) socket.connect();
+      });
+      socket.on('resync', (notice: { reason: string; lastEventId: string }) => {
+        finish(new ResyncRequiredError(notice.lastEventId, notice.reason));
       });
       socket.onAny((name: string, payload: unknown) => {
         if (!/:(created|processing|progress|done|error|cancelled)$/.test(name)) return;

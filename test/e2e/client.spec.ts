@@ -14,14 +14,17 @@ import {
   ConveyorNetworkError,
   ForbiddenError,
   NotFoundError,
+  ResyncRequiredError,
   UnauthorizedError,
   type JobEvent,
   type Transport,
 } from '../../client/src';
+import { JobRepository } from '../../src/core/job.repository';
 import { JobEventsGateway } from '../../src/realtime/job-events.gateway';
 import { startStack, tokenFor, type TestStack } from '../support/app';
 import { uniqueUser } from '../support/api';
 import { baseUrl } from '../support/socket';
+import { chatterKind, chatterLine, type ChatterParams } from '../support/output-kinds';
 import { echoKind, type EchoParams, type EchoResult } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
 
@@ -112,7 +115,7 @@ describe('client: @conveyor/client', () => {
   let url: string;
 
   beforeAll(async () => {
-    stack = await startStack('client', [echoKind]);
+    stack = await startStack('client', [echoKind, chatterKind]);
     url = baseUrl(stack.app.getHttpServer());
   });
   afterAll(() => stack.close());
@@ -150,8 +153,10 @@ describe('client: @conveyor/client', () => {
     });
     expect(await api.cancel(long.id)).toMatchObject({ status: 'cancelled' });
     const kinds = await api.kinds();
-    expect(kinds.map((k) => k.name)).toEqual(['echo']);
-    expect(kinds[0]?.paramsSchema).toMatchObject({ properties: { text: { type: 'string' } } });
+    expect(kinds.map((k) => k.name).sort()).toEqual(['chatter', 'echo']);
+    expect(kinds.find((k) => k.name === 'echo')?.paramsSchema).toMatchObject({
+      properties: { text: { type: 'string' } },
+    });
   });
 
   it('throws typed errors carrying the service’s { statusCode, error, message }', async () => {
@@ -171,7 +176,10 @@ describe('client: @conveyor/client', () => {
       UnauthorizedError,
     );
     await expect(api.queues()).rejects.toBeInstanceOf(ForbiddenError);
-    expect((await client('root', ['admin']).queues()).map((q) => q.kind)).toEqual(['echo']);
+    expect((await client('root', ['admin']).queues()).map((q) => q.kind).sort()).toEqual([
+      'chatter',
+      'echo',
+    ]);
     await expect(
       new ConveyorClient({ baseUrl: 'http://127.0.0.1:9', token: 't' }).list(),
     ).rejects.toBeInstanceOf(ConveyorNetworkError);
@@ -230,6 +238,66 @@ describe('client: @conveyor/client', () => {
     expect(dropped).toBe(true);
     const history = await api.eventHistory(job.id);
     expect(events).toEqual(history.items);
+  });
+
+  it('watch(jobId) carries streamed output: concatenated across a forced disconnect it equals the log', async () => {
+    const api = client();
+    const lines = 12;
+    const job = await api.submit<ChatterParams>('chatter', {
+      projectId: 'p1',
+      params: { lines, lineMs: 100 },
+    });
+    const io = stack.app.get(JobEventsGateway).server as unknown as IoServer;
+    const events: JobEvent[] = [];
+    let output = '';
+    let dropped = false;
+    let droppedAt = 0;
+    for await (const event of api.watch(job.id)) {
+      events.push(event);
+      output += event.output ?? '';
+      if (!dropped && output !== '' && event.status === 'progress') {
+        // Mid-output: cut every transport; the client resumes from the last event it yielded.
+        for (const socket of io.sockets.sockets.values()) socket.conn.close();
+        dropped = true;
+        droppedAt = events.length;
+      }
+    }
+    expect(dropped).toBe(true);
+    // Output kept coming after the cut, through the resumed socket.
+    expect(events.slice(droppedAt).some((e) => e.output)).toBe(true);
+    expect(events.at(-1)?.status).toBe('done');
+    const expected = Array.from({ length: lines }, (_, i) => chatterLine(i)).join('');
+    expect(output).toBe(expected);
+    expect((await api.log(job.id)).content).toBe(expected);
+    expect(events).toEqual((await api.eventHistory(job.id)).items);
+  });
+
+  it('events({ lastEventId }) older than the retention ends with ResyncRequiredError', async () => {
+    const api = client();
+    const job = await api.submit('echo', { projectId: 'p1', params: { text: 'old' } });
+    const events = await collect(api.watch(job.id));
+    const stale = events[0]?.eventId ?? '';
+    // What the retention sweep does once EVENT_RETENTION_SEC has passed (all events of this test's
+    // database are older than a minute from now).
+    await stack.app.get(JobRepository).pruneEvents(new Date(Date.now() + 60_000));
+    const error = await api
+      .events({ lastEventId: stale })
+      .next()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResyncRequiredError);
+    expect(error).toMatchObject({
+      lastEventId: stale,
+      message: expect.stringMatching(/^resync: /),
+    });
+    // The documented recovery: state over REST, then a new stream without lastEventId.
+    expect((await api.get(job.id)).status).toBe('done');
+    const live = new Promise<Transport>((resolve) => (api.onTransport = resolve));
+    const fresh = api.events();
+    const next = fresh.next();
+    expect(await live).toBe('socket');
+    const again = await api.submit('echo', { projectId: 'p1', params: { text: 'new' } });
+    expect((await next).value).toMatchObject({ jobId: again.id, status: 'created' });
+    await fresh.return?.();
   });
 
   it('falls back to polling GET /jobs/:id/events when the socket cannot connect', async () => {
@@ -313,7 +381,7 @@ describe('client: @conveyor/client', () => {
       const { stdout } = await run(process.execPath, ['-e', script, url, tokenFor('node-user')], {
         env: { PATH: process.env.PATH, NODE_PATH: resolve(project, '../node_modules') },
       });
-      expect(stdout.trim()).toBe('echo');
+      expect(stdout.trim().split(',').sort()).toEqual(['chatter', 'echo']);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

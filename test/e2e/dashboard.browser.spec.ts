@@ -3,11 +3,15 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Server as IoServer } from 'socket.io';
 import { testExecutionKind } from '../../src/kinds/test-execution/test-execution.kind';
+import { JobRepository } from '../../src/core/job.repository';
+import { JobEventsGateway } from '../../src/realtime/job-events.gateway';
 import { startStack, tokenFor, type TestStack } from '../support/app';
 import { Api, expectError, uniqueUser } from '../support/api';
 import { baseUrl } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
+import { waitFor } from '../support/wait';
 
 const ROOT = resolve(__dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -117,6 +121,126 @@ describe('dashboard in a real browser', () => {
       expect((await api.job(id)).status).toBe('done');
     } finally {
       await page.close();
+    }
+  });
+
+  /**
+   * Signs in, and submits from the form a test-execution job whose command prints a line every
+   * 200 ms until `release()` (bounded at 300 lines, so it never hangs); the page shows it.
+   */
+  async function streamingJob() {
+    const user = uniqueUser('browser');
+    const api = new Api(stack, user);
+    const project = (await api.post('/projects', { name: 'streaming demo' }).expect(201)).body as {
+      id: string;
+    };
+    const workspace = join(stack.config.workspacesDir, project.id);
+    await writeFile(
+      join(workspace, 'print.js'),
+      `const { existsSync } = require('node:fs');
+      let line = 0;
+      const timer = setInterval(() => {
+        if (existsSync('release') || line === 300) {
+          clearInterval(timer);
+          console.log('released after ' + line + ' lines');
+          return;
+        }
+        console.log('line ' + line++);
+      }, 200);
+      `,
+    );
+    const page = await signedIn(user);
+    await page.selectOption('#kind', 'test-execution');
+    await page.waitForSelector('#param-testCommand[required]');
+    await page.fill('#project', project.id);
+    await page.fill('#param-testCommand', 'node print.js');
+    await page.click('#submit-form button[type=submit]');
+    await page.waitForSelector('#detail-id:not(:empty)', { timeout: UI_MS });
+    const id = (await page.textContent('#detail-id')) ?? '';
+    return {
+      api,
+      page,
+      id,
+      /** Waits until the page's output satisfies `test` while the job is still processing. */
+      whileProcessing: (has: string, hasNot = '\u0000') =>
+        page.waitForFunction(
+          ([wanted, unwanted]) => {
+            // Runs in the page; the test's own lib has no DOM types.
+            const { document } = globalThis as unknown as {
+              document: { querySelector(selector: string): { textContent: string | null } | null };
+            };
+            const output = document.querySelector('#output')?.textContent ?? '';
+            return (
+              document.querySelector('#detail-status')?.textContent === 'processing' &&
+              output.includes(wanted) &&
+              !output.includes(unwanted)
+            );
+          },
+          [has, hasNot] as const,
+          { timeout: UI_MS },
+        ),
+      release: () => writeFile(join(workspace, 'release'), ''),
+      log: async () => {
+        const log = await api.get(`/jobs/${id}/log`).set('accept', 'text/plain').expect(200);
+        expect(log.headers['x-log-truncated']).not.toBe('true');
+        expect(log.text).toMatch(/^line 0\nline 1\n(line \d+\n)*released after \d+ lines\n$/);
+        return log.text;
+      },
+    };
+  }
+
+  /** Cuts every socket of the service; returns the ids of those it cut. */
+  function cutSockets(): string[] {
+    const io = stack.app.get(JobEventsGateway).server as unknown as IoServer;
+    const ids = [...io.sockets.sockets.keys()];
+    for (const socket of io.sockets.sockets.values()) socket.conn.close();
+    return ids;
+  }
+
+  /** Waits until the page has a socket again, a new one. */
+  async function reconnected(old: string[]): Promise<void> {
+    const io = stack.app.get(JobEventsGateway).server as unknown as IoServer;
+    await waitFor('the page reconnected', () =>
+      Promise.resolve([...io.sockets.sockets.keys()].some((id) => !old.includes(id))),
+    );
+  }
+
+  it('shows a running job’s output line by line as it streams, across a socket reconnect, equal to the log at the end', async () => {
+    const job = await streamingJob();
+    try {
+      await job.whileProcessing('line 2\n');
+      // The page reconnects with its last event id and is replayed what it missed.
+      const old = cutSockets();
+      await reconnected(old);
+      await job.whileProcessing('line 8\n');
+      expect((await job.api.job(job.id)).status).toBe('processing');
+      await job.release();
+      await row(job.page, job.id, 'done');
+      await job.page.waitForSelector('#output:has-text("released after")', { timeout: UI_MS });
+      // What the page assembled from the events' output is exactly the log: no gap, no repeat.
+      expect(await job.page.textContent('#output')).toBe(await job.log());
+      expect(await job.page.getAttribute('#output', 'data-source')).toBe('stream');
+    } finally {
+      await job.page.close();
+    }
+  });
+
+  it('after a resync (its last event pruned by the retention) the page rebuilds the output from what is retained, and shows the log at the end', async () => {
+    const job = await streamingJob();
+    try {
+      await job.whileProcessing('line 2\n');
+      // What the retention sweep does once EVENT_RETENTION_SEC has passed; then a reconnect
+      // whose lastEventId is gone: the server answers resync.
+      await stack.app.get(JobRepository).pruneEvents(new Date(Date.now() + 60_000));
+      cutSockets();
+      // Rebuilt from the retained events (line 0 was pruned), then live again.
+      await job.whileProcessing('line 8\n', 'line 0\n');
+      await job.release();
+      await row(job.page, job.id, 'done');
+      await job.page.waitForSelector('#output[data-source="log"]', { timeout: UI_MS });
+      expect(await job.page.textContent('#output')).toBe(await job.log());
+    } finally {
+      await job.page.close();
     }
   });
 

@@ -1,6 +1,7 @@
 import {
   ConveyorClient,
   ConveyorHttpError,
+  ResyncRequiredError,
   TERMINAL_STATUSES,
   UnauthorizedError,
   type Job,
@@ -81,10 +82,28 @@ const STATUS_OF_EVENT: Record<JobEvent['status'], JobStatus> = {
   cancelled: 'cancelled',
 };
 
+/**
+ * The selected job's streamed output: the concatenated `output` of its events up to `upTo`
+ * (the current attempt's: a `processing` event starts a new one, as the log does). Live events
+ * that arrive while its history is read wait in `pending`; those at or before `upTo` are dropped,
+ * so a replay after a reconnect neither repeats nor skips text.
+ */
+interface OutputView {
+  jobId: string;
+  text: string;
+  upTo: string | undefined;
+  pending: JobEvent[] | null;
+}
+
+function isAfter(eventId: string, upTo: string | undefined): boolean {
+  return upTo === undefined || BigInt(eventId) > BigInt(upTo);
+}
+
 class Dashboard {
   private readonly jobs = new Map<string, Job>();
   private kinds: KindInfo[] = [];
   private selected: string | null = null;
+  private output: OutputView | null = null;
   private readonly stop = new AbortController();
 
   constructor(
@@ -125,12 +144,14 @@ class Dashboard {
     this.client.onTransport = (transport) => {
       byId('transport').textContent = transport === 'socket' ? 'live' : 'live (polling)';
     };
+    let resynced = false;
     while (!this.stop.signal.aborted) {
       try {
-        for await (const event of this.client.events({
-          lastEventId: last,
-          signal: this.stop.signal,
-        })) {
+        const events = this.client.events({ lastEventId: last, signal: this.stop.signal });
+        // What happened during the gap the server could no longer replay: read it over REST.
+        if (resynced) void this.reload();
+        resynced = false;
+        for await (const event of events) {
           last = event.eventId;
           await this.apply(event);
         }
@@ -138,6 +159,11 @@ class Dashboard {
         if (error instanceof UnauthorizedError) {
           signOut(messageOf(error));
           return;
+        }
+        if (error instanceof ResyncRequiredError) {
+          last = undefined;
+          resynced = true;
+          continue;
         }
         byId('transport').textContent = `reconnecting: ${messageOf(error)}`;
         await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -160,10 +186,52 @@ class Dashboard {
     this.jobs.set(job.id, job);
     this.renderJobs();
     if (this.selected === job.id) {
-      if (event.output) byId('output').textContent += event.output;
-      await this.renderDetail(TERMINAL_STATUSES.includes(job.status));
+      this.renderDetail();
+      const view = this.output;
+      if (view?.jobId === job.id) {
+        if (view.pending) view.pending.push(event);
+        else {
+          this.follow(view, event);
+          this.renderOutput(view);
+        }
+        if (!view.pending && TERMINAL_STATUSES.includes(job.status)) {
+          await this.checkAgainstLog(view);
+        }
+      }
     }
     if (this.admin) void this.refreshQueues();
+  }
+
+  /** After a resync: the jobs and the selected job's output as they are now. */
+  private async reload(): Promise<void> {
+    const page = await this.client.list({ limit: 50 });
+    for (const job of page.items) this.jobs.set(job.id, job);
+    this.renderJobs();
+    if (this.selected) await this.select(this.selected);
+  }
+
+  /** Adds one event's output to the view, once, in eventId order. */
+  private follow(view: OutputView, event: JobEvent): void {
+    if (event.jobId !== view.jobId || !isAfter(event.eventId, view.upTo)) return;
+    view.upTo = event.eventId;
+    if (event.status === 'processing') view.text = '';
+    if (event.output) view.text += event.output;
+  }
+
+  private renderOutput(view: OutputView, log?: string): void {
+    if (this.output !== view) return;
+    const pre = byId('output');
+    pre.textContent = log ?? view.text;
+    pre.dataset.source = log === undefined ? 'stream' : 'log';
+  }
+
+  /**
+   * Once the job has ended, the log is the reference: it also holds what a kind logged without
+   * streaming, and the tail past the streaming cap. Shown instead when it differs.
+   */
+  private async checkAgainstLog(view: OutputView): Promise<void> {
+    const log = await this.client.log(view.jobId);
+    if (log.content !== view.text) this.renderOutput(view, log.content);
   }
 
   private renderJobs(): void {
@@ -224,17 +292,30 @@ class Dashboard {
     return button;
   }
 
+  /** Shows a job: its stored events' output first, then what arrives live. */
   private async select(id: string): Promise<void> {
     this.selected = id;
     this.renderJobs();
     byId('detail').hidden = false;
     byId('detail-id').textContent = id;
-    byId('output').textContent = '';
-    await this.renderDetail(true);
+    const view: OutputView = { jobId: id, text: '', upTo: undefined, pending: [] };
+    this.output = view;
+    this.renderOutput(view);
+    this.renderDetail();
+    let cursor: string | undefined;
+    do {
+      const page = await this.client.eventHistory(id, cursor, 500);
+      for (const event of page.items) this.follow(view, event);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined && this.output === view);
+    for (const event of view.pending ?? []) this.follow(view, event);
+    view.pending = null;
+    this.renderOutput(view);
+    const job = this.jobs.get(id);
+    if (job && TERMINAL_STATUSES.includes(job.status)) await this.checkAgainstLog(view);
   }
 
-  /** Shows the selected job; `withLog` reloads the whole output from the stored log. */
-  private async renderDetail(withLog: boolean): Promise<void> {
+  private renderDetail(): void {
     const id = this.selected;
     const job = id ? this.jobs.get(id) : undefined;
     if (!id || !job) return;
@@ -245,10 +326,6 @@ class Dashboard {
     byId('detail-error').textContent = job.error ?? '';
     byId('detail-result').textContent =
       job.result === null ? '' : JSON.stringify(job.result, null, 2);
-    if (withLog) {
-      const log = await this.client.log(id);
-      if (this.selected === id) byId('output').textContent = log.content;
-    }
   }
 
   private renderKinds(): void {
