@@ -5,6 +5,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CallToolResultSchema,
   CreateTaskResultSchema,
+  ErrorCode,
+  McpError,
+  ResultSchema,
   LoggingMessageNotificationSchema,
   ProgressNotificationSchema,
   TaskStatusNotificationSchema,
@@ -233,13 +236,14 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     expect(after.status).toBe(404);
   });
 
-  it('lists one tool per kind (schemas from the params DTO) plus get_job and cancel_job', async () => {
+  it('lists one tool per kind (schemas from the params DTO) plus get_job, cancel_job and search_code', async () => {
     const { client } = await connect(uniqueUser('lister'));
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual([
       'cancel_job',
       'echo',
       'get_job',
+      'search_code',
       'spin_up',
       'waiter',
     ]);
@@ -324,6 +328,35 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     expect(textOf(await call('get_job', { jobId: other.id }))).toMatch(/^refused \(404\)/);
     expect(textOf(await call('cancel_job', { jobId: other.id }))).toMatch(/^refused \(404\)/);
     await expect(call('nope', {})).rejects.toThrow(/unknown tool nope/);
+  });
+
+  it('refuses malformed request params as InvalidParams naming the field, not InternalError', async () => {
+    // Found by the fuzz tier: the SDK let its schema error out as -32603, a server fault.
+    const { client } = await connect(uniqueUser('malformed'));
+    const refused = async (request: { method: string; params?: Record<string, unknown> }) => {
+      const error = await client.request(request, ResultSchema).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(McpError);
+      return error as McpError;
+    };
+    for (const task of [undefined, { ttl: 60_000 }]) {
+      const call = await refused({
+        method: 'tools/call',
+        params: { name: 'echo', arguments: 'x', ...(task && { task }) },
+      });
+      expect(call.code).toBe(ErrorCode.InvalidParams);
+      expect(call.message).toMatch(/arguments/);
+    }
+    const level = await refused({ method: 'logging/setLevel', params: { level: 'loud' } });
+    expect(level.code).toBe(ErrorCode.InvalidParams);
+    expect(level.message).toMatch(/level/);
+    const task = await refused({ method: 'tasks/get', params: { taskId: 42 } });
+    expect(task.code).toBe(ErrorCode.InvalidParams);
+    expect(task.message).toMatch(/taskId/);
+    // The session is still there.
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
   });
 
   it('cancels the job when the call is cancelled: the worker sees its signal fire', async () => {
