@@ -18,8 +18,18 @@ describe("a kind tool's arguments (submitBody)", () => {
 
   // The rules POST /jobs/:kind applies to its body, which the MCP path skipped.
   it('refuses NUL and lone surrogates in any argument, naming it', async () => {
-    expect(await refusal({ projectId: 'p\u0000' })).toMatch(/^projectId must be text without NUL/);
-    expect(await refusal({ projectId: 'p', text: 'x\udc00' })).toMatch(/^text must be text/);
+    expect(await refusal({ projectId: 'p\u0000' })).toMatch(
+      /^arguments\.projectId must be text without NUL/,
+    );
+    expect(await refusal({ projectId: 'p', text: 'x\udc00' })).toMatch(
+      /^arguments\.text must be text/,
+    );
+  });
+
+  it('names the arguments when a property name itself is not text', async () => {
+    expect(await refusal({ projectId: 'p', '\u0000': false })).toMatch(
+      /^arguments has a property name with a NUL character/,
+    );
   });
 
   it('refuses null for an optional argument (the null rule)', async () => {

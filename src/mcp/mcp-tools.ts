@@ -105,7 +105,7 @@ export async function submitBody(
   requestId: string,
 ): Promise<SubmitJobDto> {
   // The rules POST /jobs/:kind applies to its body (text, nesting, null), to every argument.
-  const problem = inputProblem(args ?? {});
+  const problem = inputProblem(args ?? {}, 'arguments');
   if (problem) throw new BadRequestException(problem);
   const { projectId, priority, ...params } = args ?? {};
   const body = plainToInstance(SubmitJobDto, { projectId, priority, params, requestId });

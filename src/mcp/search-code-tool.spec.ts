@@ -30,8 +30,12 @@ describe('search_code arguments', () => {
   });
 
   it('applies the input rules of every REST body: no NUL, no lone surrogate, no null', () => {
-    expect(refusal({ projectId: 'p', q: 'a\u0000b' })).toMatch(/^q must be text without NUL/);
-    expect(refusal({ projectId: 'p\ud800', q: 'x' })).toMatch(/^projectId must be text without/);
+    expect(refusal({ projectId: 'p', q: 'a\u0000b' })).toMatch(
+      /^arguments\.q must be text without NUL/,
+    );
+    expect(refusal({ projectId: 'p\ud800', q: 'x' })).toMatch(
+      /^arguments\.projectId must be text without/,
+    );
     expect(refusal({ projectId: 'p', q: 'x', limit: null })).toMatch(/^limit must not be null/);
   });
 });

@@ -66,7 +66,7 @@ export function searchArguments(args: Record<string, unknown> | undefined): {
   q: string;
   limit: number;
 } {
-  const problem = inputProblem(args ?? {});
+  const problem = inputProblem(args ?? {}, 'arguments');
   if (problem) throw new BadRequestException(problem);
   if (args?.limit === null) {
     throw new BadRequestException('limit must not be null; omit it to leave it unset');
