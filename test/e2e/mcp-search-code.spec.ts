@@ -1,65 +1,44 @@
 import type { Server } from 'node:http';
-import { Injectable, Module, NotFoundException } from '@nestjs/common';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { defineJobKind } from '../../src/core/job.types';
-import { uniqueUser } from '../support/api';
+import { JOB_KINDS } from '../../src/job-kinds';
+import { Api, uniqueUser } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
+import { writeFiles } from '../support/code-index';
 import { baseUrl } from '../support/socket';
-import { EchoParams, EchoProcessor } from '../support/test-kinds';
 
 /**
- * Stands in for the code search of SPEC §12 (CodeSearchService, built on another branch): same
- * provider name, same method. MCP must find it among the providers and offer search_code.
+ * search_code over the real code search (SPEC §12): a project indexed by the indexing kind, then
+ * searched through MCP. (Before the search was merged this file stood a fake CodeSearchService
+ * in; the real provider now comes first, so the fake was never asked.)
  */
-@Injectable()
-class CodeSearchService {
-  readonly calls: unknown[][] = [];
-
-  search(ownerId: string, projectId: string, q: string, limit: number) {
-    this.calls.push([ownerId, projectId, q, limit]);
-    if (projectId !== 'p-indexed') throw new NotFoundException(`project ${projectId} not found`);
-    return Promise.resolve({
-      items: [
-        {
-          path: 'src/config.ts',
-          startLine: 3,
-          endLine: 9,
-          symbol: 'parseConfig',
-          snippet: 'export function parseConfig() {}',
-          score: 0.03,
-        },
-      ],
-      indexedAt: '2026-12-01T10:00:00.000Z',
-    });
-  }
-}
-
-@Module({ providers: [CodeSearchService], exports: [CodeSearchService] })
-class SearchStandInModule {}
-
-const kindWithSearch = defineJobKind({
-  name: 'echo',
-  params: EchoParams,
-  processor: EchoProcessor,
-  imports: [SearchStandInModule],
-});
-
 describe('MCP search_code, when the code search exists', () => {
   let stack: TestStack;
   let client: Client;
+  let api: Api;
+  let projectId: string;
   const user = uniqueUser('searcher');
+  const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
+  const call = async (args: Record<string, unknown>) =>
+    (await client.callTool({ name: 'search_code', arguments: args })) as CallToolResult;
 
   beforeAll(async () => {
-    stack = await startStack('mcp-search', [kindWithSearch]);
+    stack = await startStack('mcp-search', JOB_KINDS);
+    api = new Api(stack, user);
+    const project = await api.post('/projects', { name: 'code' });
+    expect(project.status).toBe(201);
+    projectId = (project.body as { id: string }).id;
+    writeFiles(join(stack.config.workspacesDir, projectId), {
+      'src/config.ts':
+        '/** Reads the configuration. */\nexport function parseConfig(text: string) {\n  return text.trim();\n}\n',
+    });
     client = new Client({ name: 'conveyor-test', version: '1.0.0' });
     await client.connect(
       new StreamableHTTPClientTransport(
         new URL('/mcp', baseUrl(stack.app.getHttpServer() as Server)),
-        {
-          requestInit: { headers: { Authorization: `Bearer ${tokenFor(user)}` } },
-        },
+        { requestInit: { headers: { Authorization: `Bearer ${tokenFor(user)}` } } },
       ),
     );
   });
@@ -75,32 +54,37 @@ describe('MCP search_code, when the code search exists', () => {
       'projectId',
       'q',
     ]);
-    const result = (await client.callTool({
-      name: 'search_code',
-      arguments: { projectId: 'p-indexed', q: 'parseConfig' },
-    })) as CallToolResult;
+    const before = await call({ projectId, q: 'parseConfig' });
+    expect(before.isError).toBeUndefined();
+    expect(text(before)).toBe('the project has not been indexed');
+
+    const submitted = await api.submit('indexing', { projectId, params: {} });
+    expect(submitted.status).toBe(202);
+    const job = await api.waitForStatus((submitted.body as { id: string }).id);
+    expect(job.status).toBe('done');
+
+    const result = await call({ projectId, q: 'parseConfig' });
     expect(result.isError).toBeUndefined();
-    expect(result.content).toEqual([
-      { type: 'text', text: 'src/config.ts:3-9 parseConfig\nexport function parseConfig() {}' },
-    ]);
-    expect(result.structuredContent).toMatchObject({ indexedAt: '2026-12-01T10:00:00.000Z' });
-    const service = stack.app.get(CodeSearchService, { strict: false });
-    expect(service.calls).toEqual([[user, 'p-indexed', 'parseConfig', 10]]);
+    expect(text(result)).toMatch(
+      /^src\/config\.ts:1-4 parseConfig\n.*export function parseConfig/s,
+    );
+    expect(result.structuredContent).toMatchObject({
+      indexedAt: expect.any(String),
+      items: [expect.objectContaining({ path: 'src/config.ts', symbol: 'parseConfig' })],
+    });
   });
 
-  it('refuses bad arguments and answers an unknown project as not found', async () => {
-    const call = async (args: Record<string, unknown>) =>
-      (await client.callTool({ name: 'search_code', arguments: args })) as CallToolResult;
-    const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
-    expect(text(await call({ projectId: 'p-indexed', q: '   ' }))).toMatch(
-      /q must be a non-blank string/,
-    );
-    expect(text(await call({ projectId: 'p-indexed', q: 'x', limit: 51 }))).toMatch(
+  it('refuses bad arguments and answers an unknown or foreign project as not found', async () => {
+    expect(text(await call({ projectId, q: '   ' }))).toMatch(/q must be a non-blank string/);
+    expect(text(await call({ projectId, q: 'x', limit: 51 }))).toMatch(
       /limit must be an integer from 1 to 50/,
     );
     expect(text(await call({ q: 'x' }))).toMatch(/projectId must be a string/);
-    const foreign = await call({ projectId: 'p-other', q: 'x' });
-    expect(foreign.isError).toBe(true);
-    expect(text(foreign)).toBe('refused (404): project p-other not found');
+    const unknown = await call({ projectId: 'p-other', q: 'x' });
+    expect(unknown.isError).toBe(true);
+    expect(text(unknown)).toMatch(/^refused \(404\): project p-other not found/);
+    const other = await new Api(stack, uniqueUser('other')).post('/projects', { name: 'theirs' });
+    const foreign = await call({ projectId: (other.body as { id: string }).id, q: 'x' });
+    expect(text(foreign)).toMatch(/^refused \(404\)/);
   });
 });
