@@ -120,7 +120,7 @@ function stringify(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-describe('fuzz: the served API, the socket handshake and the status channels', () => {
+describe('fuzz: the served API, the socket handshake, the status channels and MCP', () => {
   let db: TestDatabase;
   let prefix: string;
   let dataDir: string;
