@@ -12,6 +12,11 @@ import {
   type ValidatorOptions,
 } from 'class-validator';
 
+/** A property name as a message shows it: an empty or odd name quoted, so it is still seen. */
+export function propertyLabel(name: string): string {
+  return /^[\w$-]+$/.test(name) ? name : JSON.stringify(name);
+}
+
 /** "params.files.0.path must be a string; priority must be one of …": every field, and why. */
 export function describeValidationErrors(errors: ValidationError[], prefix = ''): string {
   const lines: string[] = [];
@@ -20,11 +25,9 @@ export function describeValidationErrors(errors: ValidationError[], prefix = '')
       const field = path ? `${path}.${error.property}` : error.property;
       for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
         if (constraint === 'whitelistValidation') {
-          // An empty or odd name is quoted, so the message still shows which one.
-          const shown = /^[\w$-]+$/.test(error.property)
-            ? field
-            : `${path ? `${path}.` : ''}${JSON.stringify(error.property)}`;
-          lines.push(`${shown} is not an allowed property`);
+          lines.push(
+            `${path ? `${path}.` : ''}${propertyLabel(error.property)} is not an allowed property`,
+          );
         } else if (message.startsWith(error.property)) {
           lines.push(`${field}${message.slice(error.property.length)}`);
         } else lines.push(`${field}: ${message}`);

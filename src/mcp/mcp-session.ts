@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HttpException, Logger } from '@nestjs/common';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
@@ -30,6 +30,7 @@ import type { Job } from '../generated/prisma/client';
 import type { JobEventListeners } from '../realtime/job-event-listeners';
 import { SocketFeed } from '../realtime/socket-feed';
 import type { CodeSearchService } from '../search/code-search.service';
+import { ConveyorMcpServer } from './conveyor-mcp.server';
 import { JobTaskStore } from './job-task-store';
 import { outputOf, ProgressTracker, type McpJobEvent } from './mcp-progress';
 import {
@@ -126,7 +127,7 @@ export class McpSession {
       deps.config,
       (request, requestId) => this.submitForTask(request, requestId),
     ));
-    this.server = new Server(
+    this.server = new ConveyorMcpServer(
       { name: 'conveyor', version: '1.0.0' },
       {
         capabilities: {

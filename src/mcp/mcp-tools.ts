@@ -8,7 +8,12 @@ import { FREE_FORM_PARAMS, paramsJsonSchema, type JsonSchemaObject } from '../co
 import type { JobRegistry } from '../core/job-registry';
 import { PRIORITIES, type JobKind, type JsonValue } from '../core/job.types';
 import type { Job } from '../generated/prisma/client';
-import { describeValidationErrors, VALIDATION_OPTIONS } from '../http/validation';
+import {
+  describeValidationErrors,
+  inputProblem,
+  nullErrors,
+  VALIDATION_OPTIONS,
+} from '../http/validation';
 import { SEARCH_CODE, SEARCH_CODE_TOOL } from './search-code-tool';
 
 export const GET_JOB = 'get_job';
@@ -100,9 +105,12 @@ export async function submitBody(
   args: Record<string, unknown> | undefined,
   requestId: string,
 ): Promise<SubmitJobDto> {
+  // The rules POST /jobs/:kind applies to its body (text, nesting, null), to every argument.
+  const problem = inputProblem(args ?? {}, 'arguments');
+  if (problem) throw new BadRequestException(problem);
   const { projectId, priority, ...params } = args ?? {};
   const body = plainToInstance(SubmitJobDto, { projectId, priority, params, requestId });
-  const errors = await validate(body, VALIDATION_OPTIONS);
+  const errors = [...nullErrors(body), ...(await validate(body, VALIDATION_OPTIONS))];
   if (errors.length > 0) throw new BadRequestException(describeValidationErrors(errors));
   return body;
 }

@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { inputProblem, propertyLabel } from '../http/validation';
 import type { CodeSearchService } from '../search/code-search.service';
 import type { SearchHitView } from '../search/dto/search.view';
 
@@ -29,9 +30,16 @@ export function searchArguments(args: Record<string, unknown> | undefined): {
   q: string;
   limit: number;
 } {
+  const problem = inputProblem(args ?? {}, 'arguments');
+  if (problem) throw new BadRequestException(problem);
+  if (args?.limit === null) {
+    throw new BadRequestException('limit must not be null; omit it to leave it unset');
+  }
   const { projectId, q, limit = 10, ...rest } = args ?? {};
   const extra = Object.keys(rest)[0];
-  if (extra !== undefined) throw new BadRequestException(`${extra} is not an allowed property`);
+  if (extra !== undefined) {
+    throw new BadRequestException(`${propertyLabel(extra)} is not an allowed property`);
+  }
   if (typeof projectId !== 'string' || projectId.length < 1 || projectId.length > 200) {
     throw new BadRequestException('projectId must be a string of 1-200 characters');
   }

@@ -5,6 +5,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CallToolResultSchema,
   CreateTaskResultSchema,
+  ErrorCode,
+  McpError,
+  ResultSchema,
   LoggingMessageNotificationSchema,
   ProgressNotificationSchema,
   TaskStatusNotificationSchema,
@@ -364,6 +367,35 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     expect(textOf(await call('indexing', { projectId: theirProject, include: 'src/**' }))).toMatch(
       /^refused \(400\): .*params\.include must be an array/,
     );
+  });
+
+  it('refuses malformed request params as InvalidParams naming the field, not InternalError', async () => {
+    // Found by the fuzz tier: the SDK let its schema error out as -32603, a server fault.
+    const { client } = await connect(uniqueUser('malformed'));
+    const refused = async (request: { method: string; params?: Record<string, unknown> }) => {
+      const error = await client.request(request, ResultSchema).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(McpError);
+      return error as McpError;
+    };
+    for (const task of [undefined, { ttl: 60_000 }]) {
+      const call = await refused({
+        method: 'tools/call',
+        params: { name: 'echo', arguments: 'x', ...(task && { task }) },
+      });
+      expect(call.code).toBe(ErrorCode.InvalidParams);
+      expect(call.message).toMatch(/arguments/);
+    }
+    const level = await refused({ method: 'logging/setLevel', params: { level: 'loud' } });
+    expect(level.code).toBe(ErrorCode.InvalidParams);
+    expect(level.message).toMatch(/level/);
+    const task = await refused({ method: 'tasks/get', params: { taskId: 42 } });
+    expect(task.code).toBe(ErrorCode.InvalidParams);
+    expect(task.message).toMatch(/taskId/);
+    // The session is still there.
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
   });
 
   it('cancels the job when the call is cancelled: the worker sees its signal fire', async () => {

@@ -2,6 +2,15 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CreateTaskResultSchema,
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import Redis from 'ioredis';
@@ -33,14 +42,17 @@ import {
  * shape (a 400 naming a field), the process alive and ready afterwards, and the database and
  * the queues holding exactly what the accepted requests created.
  *
- * Extension point, MCP (SPEC §13): once /mcp exists, add a describe block here that opens an
- * SDK client session with the fuzz user's token, lists the tools and, for each tool, runs
- * `fc.asyncProperty(mutatedValue(tool.inputSchema, {}), ...)` through `callTool`, asserting a
- * JSON-RPC error or an `isError` result (never a 5xx or a dropped session), then adds the jobs
- * it accepted to `accepted` so the final bookkeeping check covers them.
+ * MCP (SPEC §13): an SDK client session with the fuzz user's token lists the tools and calls
+ * each with arguments generated from its inputSchema. A kind's tool is called as a task first
+ * (it answers at once: the api runs no workers, so a plain call that is accepted would wait for
+ * ever); only arguments the task call refused are sent again as a plain call, which must refuse
+ * them too. Accepted tasks are jobs, counted in the final bookkeeping. The raw /mcp surface
+ * (malformed JSON-RPC, bad session ids and Last-Event-IDs) is fuzzed as another user, whose
+ * jobs that bookkeeping does not count.
  */
 
 const settings = fuzzSettings();
+const EXTERNAL_KIND = 'fuzz-external';
 const READY_MS = 90_000;
 // Longer runs get longer bounds: a request takes milliseconds, a shrink a few hundred of them.
 jest.setTimeout(180_000 + settings.runs * 2_000);
@@ -73,7 +85,8 @@ interface FuzzResponse {
 }
 interface Tally {
   sent: number;
-  byStatus: Record<number, number>;
+  /** An HTTP status, or for MCP `accepted`, `isError <status>` or `rpc <code>`. */
+  byStatus: Record<string, number>;
 }
 
 const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete'];
@@ -107,7 +120,7 @@ function stringify(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-describe('fuzz: the served API, the socket handshake and the status channels', () => {
+describe('fuzz: the served API, the socket handshake, the status channels and MCP', () => {
   let db: TestDatabase;
   let prefix: string;
   let dataDir: string;
@@ -141,6 +154,9 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
         DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
         SUBMIT_LIMIT_PER_MINUTE: '1000000',
+        // An external kind (SPEC §14) has an operation too; its jobs wait on a Redis list.
+        EXTERNAL_KINDS: EXTERNAL_KIND,
+        [`EXTERNAL_${EXTERNAL_KIND.toUpperCase().replace(/-/g, '_')}_ITEM`]: 'id',
       },
       READY_MS,
     );
@@ -179,7 +195,7 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
         (sum, t) =>
           sum +
           Object.entries(t.byStatus)
-            .filter(([status]) => Number(status) >= 500)
+            .filter(([status]) => Number(status) >= 500 || / 5\d\d$/.test(status))
             .reduce((s, [, n]) => s + n, 0),
         0,
       );
@@ -234,6 +250,12 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
     return {
       projectId: fc.constantFrom(...knownIds.slice(0, 1)),
       testCommand: fc.constantFrom('npm test', 'go test ./...'),
+      // Values the new kinds' checks accept, so requests reach what runs behind the DTO.
+      prompt: fc.constantFrom('add a greeting function', 'explain the README'),
+      title: fc.constantFrom('Add the greeting endpoint'),
+      sourceBranch: fc.constantFrom('conveyor/fuzz', 'feature-1'),
+      targetBranch: fc.constantFrom('main', 'release/1.0'),
+      q: fc.constantFrom('greeting', 'main'),
     };
   }
 
@@ -391,14 +413,17 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
     return new RegExp(`(${escaped.join('|')}|.+ is not an allowed property)`, 'i');
   }
 
-  function record(operation: string, status: number): void {
+  function record(operation: string, status: number | string): void {
     const tally = tallies.get(operation) ?? { sent: 0, byStatus: {} };
     tally.sent += 1;
     tally.byStatus[status] = (tally.byStatus[status] ?? 0) + 1;
     tallies.set(operation, tally);
   }
 
-  function remember(path: string, method: string, response: FuzzResponse): void {
+  function remember(path: string, request: FuzzRequest, response: FuzzResponse): void {
+    // A request sent with another token created that user's job or project, not the fuzz user's.
+    if (request.headers.authorization !== `Bearer ${userToken}`) return;
+    const { method } = request;
     const id = (response.json as { id?: unknown } | undefined)?.id;
     if (method === 'POST' && path.startsWith('/api/v1/jobs/') && !path.includes('{id}')) {
       if (response.status < 300 && typeof id === 'string') accepted.jobs.add(id);
@@ -422,7 +447,7 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
         fc.asyncProperty(requestFor(path, method, operation), async (request) => {
           const response = await send(request);
           record(name, response.status);
-          remember(path, request.method, response);
+          remember(path, request, response);
           const context = describeRequest(request, response);
           if (response.status >= 500) throw new Error(`5xx from ${name}\n${context}`);
           if (response.status >= 400) {
@@ -574,6 +599,300 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
     }
   });
 
+  /** `refused (400): params.title must be …` → 400; what a refused call's text starts with. */
+  function refusedStatus(text: string): number | undefined {
+    const match = /^refused \((\d{3})\): /.exec(text);
+    return match ? Number(match[1]) : undefined;
+  }
+
+  function textOf(result: CallToolResult): string {
+    const first = result.content[0];
+    return first?.type === 'text' ? first.text : '';
+  }
+
+  function mcpTransport(token: string): StreamableHTTPClientTransport {
+    return new StreamableHTTPClientTransport(new URL('/mcp', base), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    });
+  }
+
+  it('MCP tool arguments: refused with a JSON-RPC error or an isError result naming the field', async () => {
+    const lister = new McpClient({ name: 'conveyor-fuzz', version: '1.0.0' });
+    await lister.connect(mcpTransport(userToken));
+    const { tools } = await lister.listTools().finally(() => lister.close());
+    const names = tools.map((tool) => tool.name);
+    expect(names).toEqual(
+      expect.arrayContaining(['get_job', 'cancel_job', 'search_code', 'test_execution']),
+    );
+    expect(names).toContain(EXTERNAL_KIND.replace(/-/g, '_'));
+    const mcpHints: Hints = { ...hints(), jobId: fc.constantFrom(...knownIds.slice(1)) };
+    // A session per tool: each must survive its tool's calls (same id, still answering).
+    for (const [index, tool] of tools.entries()) {
+      const client = new McpClient({ name: 'conveyor-fuzz', version: '1.0.0' });
+      const transport = mcpTransport(userToken);
+      await client.connect(transport);
+      const sessionId = transport.sessionId;
+      try {
+        await fuzzTool(client, tool, mcpHints, settings.seed + 1000 + index);
+        expect(transport.sessionId).toBe(sessionId);
+        expect((await client.listTools()).tools.map((t) => t.name)).toEqual(names);
+      } finally {
+        await client.close();
+      }
+    }
+    expect(api.running).toBe(true);
+  });
+
+  async function fuzzTool(client: McpClient, tool: Tool, mcpHints: Hints, seed: number) {
+    const schema = tool.inputSchema as Schema;
+    const operation = `MCP ${tool.name}`;
+    const isKind = tool.execution?.taskSupport !== undefined;
+    const known = propertyNames(schema, {});
+    const names = (args: unknown, message: string): boolean => {
+      if ([...known, 'arguments', 'params'].some((name) => message.includes(name))) return true;
+      const sent = typeof args === 'object' && args !== null ? Object.keys(args) : [];
+      // An odd name (say "") is quoted in the message.
+      return sent.some(
+        (key) => (key !== '' && message.includes(key)) || message.includes(JSON.stringify(key)),
+      );
+    };
+    /** A refusal, as an isError result or a JSON-RPC error: what is wrong is said. */
+    const checkRefusal = (args: unknown, how: string, status: number | undefined, text: string) => {
+      const context = `${operation} (${how}) ${stringify(args).slice(0, 300)}\n→ ${text.slice(0, 500)}`;
+      if (!api.running) throw new Error(`the api died\n${context}\n${api.describe()}`);
+      if (status === undefined || status >= 500) throw new Error(`not a refusal\n${context}`);
+      if (status === 400 && !names(args, text)) throw new Error(`names no field\n${context}`);
+    };
+    const rpcRefusal = (args: unknown, how: string, error: unknown): void => {
+      if (!(error instanceof McpError)) {
+        throw new Error(`${operation} (${how}): not a JSON-RPC error: ${String(error)}`);
+      }
+      record(operation, `rpc ${error.code}`);
+      // InvalidParams carries the service's own refusal, or the SDK's schema check of the call.
+      if (error.code !== Number(ErrorCode.InvalidParams)) {
+        checkRefusal(args, how, 500, error.message);
+      }
+      checkRefusal(
+        args,
+        how,
+        refusedStatus(error.message.replace(/^(MCP error -?\d+: )+/, '')) ?? 400,
+        error.message,
+      );
+    };
+    const plainCall = async (args: unknown) => {
+      let result: CallToolResult;
+      try {
+        result = (await client.callTool(
+          { name: tool.name, arguments: args as Record<string, unknown> },
+          undefined,
+          { timeout: 20_000 },
+        )) as CallToolResult;
+      } catch (error) {
+        rpcRefusal(args, 'call', error);
+        return 'refused';
+      }
+      if (!result.isError) {
+        record(operation, 'answered');
+        return 'answered';
+      }
+      const text = textOf(result);
+      record(operation, `isError ${refusedStatus(text) ?? '?'}`);
+      checkRefusal(args, 'call', refusedStatus(text), text);
+      return 'refused';
+    };
+    const argumentValues = fc.oneof(
+      { weight: 8, arbitrary: mutatedValue(schema, {}, 0, mcpHints) },
+      { weight: 1, arbitrary: hostileValue(schema, {}) },
+    );
+    await fc.assert(
+      fc.asyncProperty(argumentValues, async (args) => {
+        if (!isKind) {
+          await plainCall(args);
+          return;
+        }
+        let taskError: unknown;
+        try {
+          const created = await client.request(
+            {
+              method: 'tools/call',
+              params: {
+                name: tool.name,
+                arguments: args as Record<string, unknown>,
+                task: { ttl: 60_000 },
+              },
+            },
+            CreateTaskResultSchema,
+            { timeout: 20_000 },
+          );
+          accepted.jobs.add(created.task.taskId);
+          record(operation, 'accepted');
+          return;
+        } catch (error) {
+          taskError = error;
+        }
+        rpcRefusal(args, 'task', taskError);
+        // The same arguments as a plain call: refused too, so it answers at once.
+        const plain = await plainCall(args);
+        if (plain !== 'refused') {
+          throw new Error(`${operation}: a plain call accepted what its task call refused`);
+        }
+      }),
+      { seed, numRuns: settings.runs },
+    );
+  }
+
+  /** The SSE answers of a POST (read up to a bound: a call that started a job never ends). */
+  async function answersOf(res: Response, read: boolean): Promise<string> {
+    if (!read || !res.body) {
+      await res.body?.cancel();
+      return '';
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const bound = setTimeout(() => void reader.cancel(), 5_000);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    } finally {
+      clearTimeout(bound);
+    }
+    return text;
+  }
+
+  it('the raw /mcp surface: malformed JSON-RPC, bad session ids and Last-Event-IDs are 4xx', async () => {
+    // Another user: a raw call that starts a job is not followed, so it stays out of the count.
+    const rawToken = tokenFor(`${user}-mcp-raw`);
+    const client = new McpClient({ name: 'conveyor-fuzz-raw', version: '1.0.0' });
+    const transport = mcpTransport(rawToken);
+    await client.connect(transport);
+    const liveSession = transport.sessionId ?? '';
+    try {
+      const jsonRpc = fc.record(
+        {
+          jsonrpc: fc.oneof(fc.constant('2.0'), fc.constant('1.0'), hostileValue({}, {})),
+          id: fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null), nastyString),
+          method: fc.oneof(
+            fc.constantFrom('initialize', 'tools/list', 'tools/call', 'ping', 'tasks/get'),
+            fc.constantFrom('resources/list', 'notifications/cancelled', 'logging/setLevel'),
+            nastyString,
+          ),
+          params: fc.oneof(
+            fc.record({
+              name: fc.oneof(fc.constantFrom('get_job', 'search_code', 'nope'), nastyString),
+              arguments: fc.jsonValue({ maxDepth: 3 }),
+              protocolVersion: fc.constantFrom('2025-11-25', '1999-01-01'),
+            }),
+            hostileValue({}, {}),
+          ),
+        },
+        { requiredKeys: [] },
+      );
+      const body = fc.oneof(
+        { weight: 4, arbitrary: jsonRpc.map(stringify) },
+        { weight: 1, arbitrary: fc.array(jsonRpc, { maxLength: 3 }).map(stringify) },
+        { weight: 2, arbitrary: malformedJson },
+      );
+      const request = fc
+        .record({
+          method: fc.constantFrom('POST', 'POST', 'POST', 'GET', 'DELETE', 'PUT'),
+          session: fc.option(
+            fc.oneof(
+              fc.constant(liveSession),
+              fc.uuid(),
+              headerText.filter((t) => t !== ''),
+            ),
+            { nil: undefined },
+          ),
+          lastEventId: fc.option(
+            fc.oneof(headerText, fc.constant(`${liveSession}_1`), fc.constant('0')),
+            { nil: undefined, freq: 3 },
+          ),
+          accept: fc.constantFrom(
+            'application/json, text/event-stream',
+            'application/json',
+            'text/html',
+            '',
+          ),
+          contentType: fc.constantFrom('application/json', 'text/plain'),
+          auth: fc.oneof(
+            { weight: 8, arbitrary: fc.constant(`Bearer ${rawToken}`) },
+            { weight: 1, arbitrary: fc.constant(`Bearer ${userToken}`) },
+            { weight: 1, arbitrary: headerText.map((text) => `Bearer ${text}`) },
+          ),
+          body,
+        })
+        .map((r) => {
+          const headers: Record<string, string> = {
+            'content-type': r.contentType,
+            authorization: r.auth,
+          };
+          if (r.accept) headers.accept = r.accept;
+          if (r.session !== undefined) headers['mcp-session-id'] = r.session;
+          if (r.lastEventId !== undefined) headers['last-event-id'] = r.lastEventId;
+          const sent: FuzzRequest = {
+            method: r.method,
+            url: '/mcp',
+            headers,
+            body: r.method === 'GET' ? undefined : r.body,
+          };
+          return Object.defineProperty(sent, fc.toStringMethod, {
+            value: () => summarize(sent),
+            enumerable: false,
+          });
+        });
+      await fc.assert(
+        fc.asyncProperty(request, async (sent) => {
+          const res = await fetch(`${base}${sent.url}`, {
+            method: sent.method,
+            headers: sent.headers,
+            body: sent.body,
+          });
+          const streaming = (res.headers.get('content-type') ?? '').includes('text/event-stream');
+          // A POST's stream ends with its answers; a GET's stays open and is not waited for.
+          const text = streaming ? await answersOf(res, sent.method === 'POST') : await res.text();
+          record('raw /mcp', res.status);
+          const context = `${summarize(sent)}\n→ ${res.status} ${text.slice(0, 500)}`;
+          if (!api.running) throw new Error(`the api died\n${context}\n${api.describe()}`);
+          if (res.status >= 500) throw new Error(`5xx from /mcp\n${context}`);
+          // A malformed request inside a well-formed message is the client's fault, said so.
+          if (text.includes(`"code":${ErrorCode.InternalError}`)) {
+            throw new Error(`InternalError for a client's mistake\n${context}`);
+          }
+          if (res.status >= 400) {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              throw new Error(`a ${res.status} without a JSON body\n${context}`);
+            }
+            const spec = parsed as { statusCode?: unknown; error?: unknown; message?: unknown };
+            const rpc = parsed as { jsonrpc?: unknown; error?: { message?: unknown } };
+            const specShaped =
+              spec.statusCode === res.status &&
+              typeof spec.error === 'string' &&
+              typeof spec.message === 'string' &&
+              spec.message !== '';
+            const rpcShaped =
+              rpc.jsonrpc === '2.0' &&
+              typeof rpc.error?.message === 'string' &&
+              rpc.error.message !== '';
+            if (!specShaped && !rpcShaped) {
+              throw new Error(`neither the SPEC §7 nor a JSON-RPC error\n${context}`);
+            }
+          }
+        }),
+        { seed: settings.seed + 2000, numRuns: settings.runs * 2 },
+      );
+      expect(api.running).toBe(true);
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  });
+
   it('leaves the service ready and nothing behind that a refused request created', async () => {
     expect(api.running).toBe(true);
     const ready = await fetch(`${base}/health/ready`);
@@ -602,7 +921,7 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
 
       // Every queue entry has its row, and every queued row its queue entry.
       const kinds = [...new Set(jobs.rows.map((row) => row.kind))];
-      for (const kind of kinds) {
+      for (const kind of kinds.filter((name) => name !== EXTERNAL_KIND)) {
         const queue = new Queue(kind, { connection: { url: TEST_REDIS_URL }, prefix });
         try {
           const entries = await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active']);
@@ -618,6 +937,22 @@ describe('fuzz: the served API, the socket handshake and the status channels', (
         } finally {
           await queue.close();
         }
+      }
+      // An external kind's queue is its Redis list, one bare job id per queued job.
+      const redis = new Redis(TEST_REDIS_URL);
+      try {
+        const listed = await redis.lrange(`${prefix}:external:${EXTERNAL_KIND}`, 0, -1);
+        // Another user's jobs (sent with the admin's token, or over raw /mcp) are listed too.
+        for (const id of listed) {
+          const row = await client.query('SELECT 1 FROM "Job" WHERE id = $1', [id]);
+          expect({ id, rows: row.rowCount }).toEqual({ id, rows: 1 });
+        }
+        const queuedExternal = jobs.rows.filter(
+          (row) => row.kind === EXTERNAL_KIND && row.status === 'queued',
+        );
+        for (const row of queuedExternal) expect(listed).toContain(row.id);
+      } finally {
+        redis.disconnect();
       }
     } finally {
       await client.end();
