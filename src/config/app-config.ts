@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
+import { parseWriteBatchConfig, type WriteBatchConfig } from './write-batch.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -45,6 +46,7 @@ export interface AppConfig {
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
   prCreation: PrCreationConfig;
+  writeBatch: WriteBatchConfig;
   logLevel: LogLevel;
 }
 
@@ -204,6 +206,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
     prCreation: parsePrCreationConfig(env, bool(env, 'ALLOW_LOCAL_REPOS', false)),
+    writeBatch: parseWriteBatchConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { JobEventBus, type PublishedJobEvent } from '../core/job-event-bus';
+import { JobEventBus, type PublishedJobEvents } from '../core/job-event-bus';
 import { RedisService } from '../redis/redis.service';
 import { JobEventsGateway } from './job-events.gateway';
 
@@ -26,7 +26,10 @@ export class JobEventRelay implements OnApplicationBootstrap {
     });
     this.subscriber.on('message', (_channel: string, raw: string) => {
       try {
-        this.gateway.deliver(JSON.parse(raw) as PublishedJobEvent);
+        const published = JSON.parse(raw) as PublishedJobEvents;
+        for (const event of Array.isArray(published) ? published : [published]) {
+          this.gateway.deliver(event);
+        }
       } catch (error) {
         this.logger.warn(`unreadable event on ${this.bus.channel()}: ${(error as Error).message}`);
       }
