@@ -211,6 +211,10 @@ export class ConveyorStack {
           DATA_DIR: this.dataDir,
           SHUTDOWN_GRACE_MS: '10000',
           BENCH_CONCURRENCY: String(this.options.concurrency),
+          // Tuning knobs under measurement pass through (e.g. WRITE_BATCH_WINDOW_MS).
+          ...Object.fromEntries(
+            Object.entries(process.env).filter(([name]) => name.startsWith('WRITE_BATCH_')),
+          ),
         },
         onLine: (line) => this.logs[role].line(line),
       },
