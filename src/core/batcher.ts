@@ -79,7 +79,7 @@ export class Batcher<I, O> {
   private async execute(batch: Waiting<I, O>[]): Promise<void> {
     try {
       const outcomes = await this.run(batch.map((waiting) => waiting.item));
-      batch.forEach((waiting, index) => waiting.resolve(outcomes[index] as O));
+      batch.forEach((waiting, index) => waiting.resolve(outcomes[index]));
     } catch (error) {
       if (batch.length === 1 || isConnectionFailure(error)) {
         for (const waiting of batch) waiting.reject(error);

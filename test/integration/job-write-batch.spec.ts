@@ -60,7 +60,7 @@ describe('JobRepository group commit (real PostgreSQL)', () => {
       orderBy: { id: 'asc' },
       select: { id: true },
     });
-    return rows.map((row, i) => ({ id: row.id, previous: i === 0 ? null : rows[i - 1]!.id }));
+    return rows.map((row, i) => ({ id: row.id, previous: i === 0 ? null : rows[i - 1].id }));
   }
 
   it('writes the creates of many users in one call, each event linked to its user’s previous one', async () => {
@@ -68,7 +68,7 @@ describe('JobRepository group commit (real PostgreSQL)', () => {
     const users = ['batch-a', 'batch-b', 'batch-c'];
     const calls = jest.spyOn(opened.prisma, '$queryRaw');
     const outcomes = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => jobs.create(newJob(users[i % 3]!))),
+      Array.from({ length: 30 }, (_, i) => jobs.create(newJob(users[i % 3]))),
     );
     expect(calls).toHaveBeenCalledTimes(1);
     calls.mockRestore();
@@ -128,12 +128,12 @@ describe('JobRepository group commit (real PostgreSQL)', () => {
     const users = ['shared-1', 'shared-2', 'shared-3', 'shared-4'];
     const created = await Promise.all(
       Array.from({ length: 80 }, (_, i) =>
-        processes[i % 2]!.create(newJob(users[(i * 7) % users.length]!)),
+        processes[i % 2].create(newJob(users[(i * 7) % users.length])),
       ),
     );
     const started = await Promise.all(
       created.map((outcome, i) =>
-        processes[(i + 1) % 2]!.transition(outcome.job.id, { type: 'processing', attempt: 1 }),
+        processes[(i + 1) % 2].transition(outcome.job.id, { type: 'processing', attempt: 1 }),
       ),
     );
     const events = new Map<bigint, bigint | null>();
