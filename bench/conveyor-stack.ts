@@ -46,7 +46,7 @@ export class LogTally {
     }
     if (level < 40) return;
     this.count += 1;
-    const key = (msg.split('\n')[0] ?? '').slice(0, 200);
+    const key = msg.replace(/\s+/g, ' ').trim().slice(0, 400);
     if (this.messages.has(key) || this.messages.size < 100) {
       this.messages.set(key, (this.messages.get(key) ?? 0) + 1);
     }

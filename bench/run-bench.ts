@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,14 @@ import { cpuBetween, memoryOf, pidsByComm, round, snapshot } from './proc-stats'
 const ROOT = resolve(__dirname, '../..');
 const ENTRY = resolve(__dirname, 'bench-main.js');
 const PROFILE_HOOK = resolve(__dirname, 'profile-hook.js');
-const BARE_SCRIPT = resolve(ROOT, '../shared/bench/bare-pipeline/run.sh');
+/** Beside the repository, or two levels up for a git worktree under /work/wt/<name>. */
+const BARE_SCRIPT =
+  process.env.BENCH_BARE_SCRIPT ??
+  [
+    resolve(ROOT, '../shared/bench/bare-pipeline/run.sh'),
+    resolve(ROOT, '../../shared/bench/bare-pipeline/run.sh'),
+  ].find((path) => existsSync(path)) ??
+  resolve(ROOT, '../shared/bench/bare-pipeline/run.sh');
 const RESULTS_DIR = resolve(ROOT, 'bench/results');
 /** The bare pipeline's unreported warm-up step: 500 jobs/s for 5 s (--warmup sets the rate). */
 const WARMUP_SECONDS = 5;

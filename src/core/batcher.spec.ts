@@ -25,13 +25,29 @@ describe('Batcher', () => {
     expect(batches).toEqual([[1, 2, 3]]);
   });
 
-  it('waits the window for more items', async () => {
-    const { batcher, batches } = recording({ windowMs: 20, maxSize: 100, maxInFlight: 1 });
-    const first = batcher.add(1);
+  it('does not wait the window when nothing is being written', async () => {
+    const { batcher, batches } = recording({ windowMs: 60_000, maxSize: 100, maxInFlight: 2 });
+    await expect(batcher.add(1)).resolves.toBe('done 1');
+    expect(batches).toEqual([[1]]);
+  });
+
+  it('while a batch is being written, waits the window for more items', async () => {
+    const { batcher, batches, hold, release } = recording({
+      windowMs: 30,
+      maxSize: 100,
+      maxInFlight: 2,
+    });
+    hold(true);
+    const running = batcher.add(1);
     await new Promise<void>((resolve) => setImmediate(resolve));
+    hold(false);
     const second = batcher.add(2);
-    await expect(Promise.all([first, second])).resolves.toEqual(['done 1', 'done 2']);
-    expect(batches).toEqual([[1, 2]]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const third = batcher.add(3);
+    await expect(Promise.all([second, third])).resolves.toEqual(['done 2', 'done 3']);
+    expect(batches).toEqual([[1], [2, 3]]);
+    release();
+    await expect(running).resolves.toBe('done 1');
   });
 
   it('runs a full batch at once, and what queued meanwhile when that one ends', async () => {

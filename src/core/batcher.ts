@@ -1,7 +1,10 @@
 import { isConnectionFailure } from './job.errors';
 
 export interface BatcherOptions {
-  /** How long the first item of a batch waits for others; 0: only those added in the same tick. */
+  /**
+   * While a batch is running, how long the first item of the next one waits for others; 0: only
+   * those added in the same tick. With nothing running, items go after the current tick.
+   */
   windowMs: number;
   maxSize: number;
   /** Batches run at the same time; items added meanwhile wait and join the next one. */
@@ -51,7 +54,9 @@ export class Batcher<I, O> {
 
   private schedule(): void {
     if (this.timer || this.immediate) return;
-    if (this.options.windowMs > 0) {
+    // Idle, nothing is gained by waiting: the items of this tick go at once. Busy, the window
+    // gathers more per round trip (and a running batch's end sends them sooner).
+    if (this.options.windowMs > 0 && this.inFlight > 0) {
       this.timer = setTimeout(() => this.flush(), this.options.windowMs);
     } else {
       this.immediate = setImmediate(() => this.flush());
