@@ -9,6 +9,8 @@ export interface BareStep {
   errors: number;
   done: number;
   sent: number;
+  /** % of one core per process group during the send window, from its CPU table. */
+  cpu?: Record<string, number>;
 }
 
 export interface BareResult {
@@ -35,6 +37,8 @@ export async function runBare(options: BareOptions): Promise<BareResult> {
   const timeoutMs =
     (300 + 10 + rates.length * (seconds + 40) + Math.ceil(options.clients / 200) * 10) * 1000;
   let result: BareResult | undefined;
+  const cpu = new Map<number, Record<string, number>>();
+  let inCpuTable = false;
   const child = new Child(
     'bare pipeline',
     'bash',
@@ -48,6 +52,9 @@ export async function runBare(options: BareOptions): Promise<BareResult> {
     {
       group: true,
       onLine: (line) => {
+        if (line.startsWith('CPU % of one core')) inCpuTable = true;
+        else if (inCpuTable && /^\d+\s/.test(line)) cpu.set(...cpuRow(line));
+        else inCpuTable = false;
         if (line.startsWith('RESULT ')) result = JSON.parse(line.slice(7)) as BareResult;
         options.onLine(line);
       },
@@ -68,5 +75,14 @@ export async function runBare(options: BareOptions): Promise<BareResult> {
       `bare pipeline printed no RESULT line (exit ${exit.code})\n${child.describe()}`,
     );
   }
+  for (const step of result.rates) step.cpu = cpu.get(step.offered);
   return result;
+}
+
+/** `500    api 12  worker 5  redis 9 …` → [500, { api: 12, worker: 5, redis: 9, … }]. */
+function cpuRow(line: string): [number, Record<string, number>] {
+  const [rate = '0', ...pairs] = line.trim().split(/\s+/);
+  const row: Record<string, number> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) row[pairs[i] ?? ''] = Number(pairs[i + 1]);
+  return [Number(rate), row];
 }

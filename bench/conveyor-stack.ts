@@ -23,6 +23,9 @@ export interface StackOptions {
   concurrency: number;
   /** Extra node flags for both processes (e.g. --cpu-prof). */
   nodeArgs: string[];
+  /** How many api and worker processes (1 each by default). */
+  apis?: number;
+  workers?: number;
 }
 
 /** Warnings and errors a Conveyor process logged (LOG_LEVEL=warn), counted by first line. */
@@ -43,7 +46,7 @@ export class LogTally {
     }
     if (level < 40) return;
     this.count += 1;
-    const key = (msg.split('\n')[0] ?? '').slice(0, 200);
+    const key = msg.replace(/\s+/g, ' ').trim().slice(0, 400);
     if (this.messages.has(key) || this.messages.size < 100) {
       this.messages.set(key, (this.messages.get(key) ?? 0) + 1);
     }
@@ -81,7 +84,7 @@ async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
 }
 
 /**
- * One api and one worker process, as production runs them, against a database and a Redis key
+ * api and worker processes (one of each by default), as production runs them, against a database and a Redis key
  * prefix of their own; `cleanup` removes both.
  */
 export class ConveyorStack {
@@ -92,9 +95,9 @@ export class ConveyorStack {
   readonly database = `conveyor_bench_${this.id}`;
   readonly jwtSecret = randomBytes(32).toString('hex');
   readonly logs = { api: new LogTally(), worker: new LogTally() };
-  api: Child | undefined;
-  worker: Child | undefined;
-  port = 0;
+  readonly apis: Child[] = [];
+  readonly workers: Child[] = [];
+  readonly ports: number[] = [];
   private readonly dataDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
   private databaseCreated = false;
 
@@ -110,22 +113,39 @@ export class ConveyorStack {
     ConveyorStack.active.add(this);
     await admin((client) => client.query(`CREATE DATABASE "${this.database}"`));
     this.databaseCreated = true;
-    // The api first: it applies the migrations; the worker then finds them done.
-    this.api = this.spawn('api');
-    const [, , port] = await this.api.waitForOutput(READY, READY_TIMEOUT_MS);
-    this.port = Number(port);
-    if (!Number.isInteger(this.port) || this.port <= 0)
-      throw new Error('api: no port in ready line');
-    this.worker = this.spawn('worker');
-    await this.worker.waitForOutput(READY, READY_TIMEOUT_MS);
+    // An api first: it applies the migrations; the others then find them done.
+    for (let n = 0; n < (this.options.apis ?? 1); n += 1) {
+      const api = this.spawn('api');
+      this.apis.push(api);
+      const [, , port] = await api.waitForOutput(READY, READY_TIMEOUT_MS);
+      const parsed = Number(port);
+      if (!Number.isInteger(parsed) || parsed <= 0) throw new Error('api: no port in ready line');
+      this.ports.push(parsed);
+    }
+    for (let n = 0; n < (this.options.workers ?? 1); n += 1) {
+      const worker = this.spawn('worker');
+      this.workers.push(worker);
+      await worker.waitForOutput(READY, READY_TIMEOUT_MS);
+    }
+  }
+
+  get api(): Child | undefined {
+    return this.apis[0];
+  }
+
+  get worker(): Child | undefined {
+    return this.workers[0];
+  }
+
+  get port(): number {
+    return this.ports[0] ?? 0;
   }
 
   /** SIGTERM both (graceful shutdown), SIGKILL what is still running after the grace period. */
   async stop(): Promise<{ api: boolean; worker: boolean }> {
-    const [api, worker] = await Promise.all([
-      this.api?.stop(STOP_GRACE_MS) ?? true,
-      this.worker?.stop(STOP_GRACE_MS) ?? true,
-    ]);
+    const stopAll = async (children: Child[]) =>
+      (await Promise.all(children.map((child) => child.stop(STOP_GRACE_MS)))).every(Boolean);
+    const [api, worker] = await Promise.all([stopAll(this.apis), stopAll(this.workers)]);
     return { api, worker };
   }
 
@@ -191,6 +211,10 @@ export class ConveyorStack {
           DATA_DIR: this.dataDir,
           SHUTDOWN_GRACE_MS: '10000',
           BENCH_CONCURRENCY: String(this.options.concurrency),
+          // Tuning knobs under measurement pass through (e.g. WRITE_BATCH_WINDOW_MS).
+          ...Object.fromEntries(
+            Object.entries(process.env).filter(([name]) => name.startsWith('WRITE_BATCH_')),
+          ),
         },
         onLine: (line) => this.logs[role].line(line),
       },

@@ -82,7 +82,8 @@ export interface Integrity {
 }
 
 export interface LoadOptions {
-  baseUrl: string;
+  /** One per api process: user i's socket uses baseUrls[i % n], submits go round the list. */
+  baseUrls: readonly string[];
   tokens: readonly string[];
   kind: string;
 }
@@ -106,7 +107,8 @@ export class LoadGenerator {
     maxSockets: 256,
     timeout: HTTP_TIMEOUT_MS,
   });
-  private readonly url: URL;
+  private readonly urls: URL[];
+  private submits = 0;
   private readonly errorKinds = new Map<string, number>();
   private inflight = 0;
   private regressions = 0;
@@ -115,7 +117,7 @@ export class LoadGenerator {
   private closing = false;
 
   constructor(private readonly options: LoadOptions) {
-    this.url = new URL(`/api/v1/jobs/${options.kind}`, options.baseUrl);
+    this.urls = options.baseUrls.map((base) => new URL(`/api/v1/jobs/${options.kind}`, base));
     this.lastEventId = options.tokens.map(() => 0n);
   }
 
@@ -133,7 +135,8 @@ export class LoadGenerator {
   }
 
   private connectOne(user: number, token: string): Promise<void> {
-    const socket = io(this.options.baseUrl, {
+    const { baseUrls } = this.options;
+    const socket = io(baseUrls[user % baseUrls.length] ?? '', {
       auth: { token },
       transports: ['websocket'],
       reconnection: false,
@@ -215,8 +218,9 @@ export class LoadGenerator {
     };
     this.inflight += 1;
     step.sent += 1;
+    this.submits += 1;
     const req = http.request(
-      this.url,
+      this.urls[this.submits % this.urls.length] ?? '',
       {
         method: 'POST',
         agent: this.agent,

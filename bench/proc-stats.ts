@@ -42,7 +42,8 @@ interface Snapshot {
   at: number;
   busy: number;
   total: number;
-  groups: Record<string, number>;
+  /** CPU ticks of each process of each group. */
+  groups: Record<string, Map<number, number>>;
 }
 
 function machine(): { busy: number; total: number } {
@@ -56,7 +57,7 @@ function machine(): { busy: number; total: number } {
 export function snapshot(groups: PidGroups): Snapshot {
   const out: Snapshot = { at: performance.now(), ...machine(), groups: {} };
   for (const [name, pids] of Object.entries(groups)) {
-    out.groups[name] = pids().reduce((sum, pid) => sum + ticks(pid), 0);
+    out.groups[name] = new Map(pids().map((pid) => [pid, ticks(pid)]));
   }
   return out;
 }
@@ -66,7 +67,11 @@ export function cpuBetween(a: Snapshot, b: Snapshot): Record<string, number> {
   const secs = (b.at - a.at) / 1000;
   const result: Record<string, number> = {};
   for (const name of Object.keys(a.groups)) {
-    const used = (b.groups[name] ?? 0) - (a.groups[name] ?? 0);
+    // Per process: one that exited in between takes its ticks along (the sum would go down,
+    // even below zero); one that started in between counts from zero.
+    let used = 0;
+    for (const [pid, after] of b.groups[name] ?? [])
+      used += after - (a.groups[name]?.get(pid) ?? 0);
     result[name] = Math.round((used / TICKS_PER_SEC / secs) * 100);
   }
   const cores = Math.max(1, cpus().length);

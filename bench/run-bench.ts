@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,14 @@ import { cpuBetween, memoryOf, pidsByComm, round, snapshot } from './proc-stats'
 const ROOT = resolve(__dirname, '../..');
 const ENTRY = resolve(__dirname, 'bench-main.js');
 const PROFILE_HOOK = resolve(__dirname, 'profile-hook.js');
-const BARE_SCRIPT = resolve(ROOT, '../shared/bench/bare-pipeline/run.sh');
+/** Beside the repository, or two levels up for a git worktree under /work/wt/<name>. */
+const BARE_SCRIPT =
+  process.env.BENCH_BARE_SCRIPT ??
+  [
+    resolve(ROOT, '../shared/bench/bare-pipeline/run.sh'),
+    resolve(ROOT, '../../shared/bench/bare-pipeline/run.sh'),
+  ].find((path) => existsSync(path)) ??
+  resolve(ROOT, '../shared/bench/bare-pipeline/run.sh');
 const RESULTS_DIR = resolve(ROOT, 'bench/results');
 /** The bare pipeline's unreported warm-up step: 500 jobs/s for 5 s (--warmup sets the rate). */
 const WARMUP_SECONDS = 5;
@@ -24,8 +31,10 @@ const SUSTAINED = 0.9;
 const TARGET = { throughput: 0.8, p99: 2 };
 
 const USAGE = `npm run bench -- [--rates 500,1000,1500] [--seconds 10] [--clients 1000]
-                     [--concurrency 50] [--warmup 500] [--no-bare] [--profile]
---warmup: the rate of the unreported 5 s warm-up step (the bare pipeline's is 500; 0 skips it)`;
+                     [--concurrency 50] [--warmup 500] [--apis 1] [--workers 1] [--no-bare] [--profile]
+--warmup: the rate of the unreported 5 s warm-up step (the bare pipeline's is 500; 0 skips it)
+--apis, --workers: how many Conveyor api and worker processes (sockets and submits are spread
+  over the apis; each worker process runs --concurrency jobs at a time)`;
 
 interface Options {
   rates: number[];
@@ -33,6 +42,8 @@ interface Options {
   clients: number;
   concurrency: number;
   warmup: number;
+  apis: number;
+  workers: number;
   bare: boolean;
   profile: boolean;
 }
@@ -54,6 +65,8 @@ function parseOptions(argv: string[]): Options {
       clients: { type: 'string', default: '1000' },
       concurrency: { type: 'string', default: '50' },
       warmup: { type: 'string', default: String(WARMUP_RATE) },
+      apis: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '1' },
       'no-bare': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -69,6 +82,8 @@ function parseOptions(argv: string[]): Options {
     clients: positiveInt('clients', values.clients, 20_000),
     concurrency: positiveInt('concurrency', values.concurrency, 1000),
     warmup: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 100_000),
+    apis: positiveInt('apis', values.apis, 8),
+    workers: positiveInt('workers', values.workers, 8),
     bare: !values['no-bare'],
     profile: values.profile,
   };
@@ -93,8 +108,8 @@ interface ConveyorRun {
 function printConveyorTable(run: ConveyorRun, options: Options): void {
   print();
   print(
-    `Conveyor (api + worker processes, NODE_ENV=production): clients=${options.clients} ` +
-      `workerConc=${options.concurrency} step=${options.seconds}s`,
+    `Conveyor (${options.apis} api + ${options.workers} worker process(es), NODE_ENV=production): ` +
+      `clients=${options.clients} workerConc=${options.concurrency} step=${options.seconds}s`,
   );
   print(
     'offered/s  submitted/s  completed/s  e2e p50    e2e p99    http p50  errors  backlog@end  done/sent      lost',
@@ -146,6 +161,8 @@ async function runConveyor(options: Options, profileDir: string | undefined): Pr
     entry: ENTRY,
     concurrency: options.concurrency,
     nodeArgs,
+    apis: options.apis,
+    workers: options.workers,
   });
   let load: LoadGenerator | undefined;
   const cleanups: string[] = [];
@@ -153,15 +170,20 @@ async function runConveyor(options: Options, profileDir: string | undefined): Pr
     const started = now();
     await stack.start();
     print(
-      `Conveyor started in ${((now() - started) / 1000).toFixed(1)} s: api pid ${stack.api?.pid} ` +
-        `port ${stack.port}, worker pid ${stack.worker?.pid}, database ${stack.database}, ` +
+      `Conveyor started in ${((now() - started) / 1000).toFixed(1)} s: api pid(s) ` +
+        `${stack.apis.map((c) => c.pid).join(',')} port(s) ${stack.ports.join(',')}, worker ` +
+        `pid(s) ${stack.workers.map((c) => c.pid).join(',')}, database ${stack.database}, ` +
         `prefix ${stack.prefix}`,
     );
     const jwt = new JwtService({ jwtSecret: stack.jwtSecret });
     const tokens = Array.from({ length: options.clients }, (_, i) =>
       jwt.sign({ id: `u${i}`, roles: [] }, 6 * 3600),
     );
-    load = new LoadGenerator({ baseUrl: `http://127.0.0.1:${stack.port}`, tokens, kind: 'bench' });
+    load = new LoadGenerator({
+      baseUrls: stack.ports.map((port) => `http://127.0.0.1:${port}`),
+      tokens,
+      kind: 'bench',
+    });
     const connecting = now();
     await load.connect();
     const connectSeconds = round((now() - connecting) / 1000, 1);
@@ -169,9 +191,11 @@ async function runConveyor(options: Options, profileDir: string | undefined): Pr
 
     const apiPid = stack.api?.pid ?? 0;
     const workerPid = stack.worker?.pid ?? 0;
+    const apiPids = stack.apis.map((child) => child.pid);
+    const workerPids = stack.workers.map((child) => child.pid);
     const groups = {
-      api: () => [apiPid],
-      worker: () => [workerPid],
+      api: () => apiPids,
+      worker: () => workerPids,
       loadgen: () => [process.pid],
       redis: () => pidsByComm(/^redis-server$/),
       postgres: () => pidsByComm(/^postgres$/),
@@ -255,6 +279,58 @@ function printProfiles(profiles: Record<string, ProfileSummary>, dir: string): v
     for (const a of summary.areas) print(`  ${cell(`${a.pct}%`, 7)} ${a.area}`);
     print('  top functions:');
     for (const f of summary.functions.slice(0, 8)) print(`  ${cell(`${f.pct}%`, 7)} ${f.fn}`);
+  }
+}
+
+const CPU_PROCESSES = ['api', 'worker', 'postgres', 'redis'] as const;
+
+interface CpuPerJob {
+  offered: number;
+  conveyor: Record<string, number | null>;
+  bare: Record<string, number | null> | null;
+}
+
+/** CPU milliseconds per completed job: the send window's CPU share over the completion rate. */
+function msPerJob(
+  cpu: Record<string, number> | undefined,
+  completedPerSec: number | undefined,
+): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  let total = 0;
+  for (const name of CPU_PROCESSES) {
+    const pct = cpu?.[name];
+    const ms =
+      pct === undefined || !completedPerSec ? null : round((pct * 10) / completedPerSec, 2);
+    out[name] = ms;
+    total += ms ?? 0;
+  }
+  out.total = round(total, 2);
+  return out;
+}
+
+function cpuPerJob(conveyor: ConveyorRun, bare: BareResult | undefined): CpuPerJob[] {
+  return conveyor.rates.map((c) => {
+    const b = bare?.rates.find((step) => step.offered === c.offered);
+    return {
+      offered: c.offered,
+      conveyor: msPerJob(c.cpu, c.completedPerSec),
+      bare: b ? msPerJob(b.cpu, b.completedPerSec) : null,
+    };
+  });
+}
+
+function printCpuPerJob(rows: CpuPerJob[]): void {
+  print();
+  print('CPU ms per completed job (CPU of the send window ÷ completion rate), Conveyor | bare:');
+  print(
+    `offered/s  ${[...CPU_PROCESSES, 'total'].map((name) => cell(name, 16)).join(' ')}`.trimEnd(),
+  );
+  for (const row of rows) {
+    const pair = (name: string) =>
+      `${fixed(row.conveyor[name], 2)} | ${row.bare ? fixed(row.bare[name], 2) : '-'}`;
+    print(
+      `${cell(row.offered, 10)} ${[...CPU_PROCESSES, 'total'].map((name) => cell(pair(name), 16)).join(' ')}`.trimEnd(),
+    );
   }
 }
 
@@ -395,6 +471,8 @@ async function main(): Promise<number> {
       print('The bare pipeline sustained none of the rates in this run (machine busy?)');
     }
   }
+  const cpuRows = conveyor ? cpuPerJob(conveyor, bare) : [];
+  if (conveyor) printCpuPerJob(cpuRows);
   if (conveyor) {
     const mem = (m: { rssMiB: number; peakMiB: number } | null) =>
       m ? `${m.rssMiB} MiB (peak ${m.peakMiB} MiB)` : 'gone';
@@ -416,6 +494,8 @@ async function main(): Promise<number> {
       clients: options.clients,
       concurrency: options.concurrency,
       warmup: { rate: options.warmup, seconds: options.warmup > 0 ? WARMUP_SECONDS : 0 },
+      apis: options.apis,
+      workers: options.workers,
     },
     conveyor: conveyor
       ? {
@@ -427,6 +507,7 @@ async function main(): Promise<number> {
       : null,
     bare: bare ? { rates: bare.rates } : null,
     ratios: ratioRows,
+    cpuMsPerJob: cpuRows,
     target,
     rss: conveyor?.rss ?? null,
     lostEvents: conveyor

@@ -4,6 +4,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module, RequestMethod, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
+import { stdSerializers } from 'pino';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { runsApi, type AppConfig } from './config/app-config';
@@ -67,6 +68,20 @@ export class AppModule {
             autoLogging: logsInfo(config.logLevel)
               ? { ignore: (req) => (req.url ?? '').startsWith('/health') }
               : false,
+            // Every request binds itself to a child logger, serialised and redacted at once even
+            // when no request line is written: below info, bind only what a warning needs.
+            ...(!logsInfo(config.logLevel) && {
+              wrapSerializers: false,
+              serializers: {
+                req: (req: IncomingMessage & { id?: unknown }) => ({
+                  id: req.id,
+                  method: req.method,
+                  url: req.url,
+                }),
+                res: stdSerializers.res,
+                err: stdSerializers.err,
+              },
+            }),
             customLogLevel: (_req, res, error) =>
               error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
           },

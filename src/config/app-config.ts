@@ -6,6 +6,7 @@ import { parseMcpConfig, type McpConfig } from './mcp.config';
 import { parseLlmConfig, type LlmConfig } from './llm.config';
 import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.config';
 import { parseOperationsConfig, type OperationsConfig } from './operations.config';
+import { parseWriteBatchConfig, type WriteBatchConfig } from './write-batch.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -56,6 +57,7 @@ export interface AppConfig {
   /** Code search embeddings (EMBEDDINGS_*); null: lexical search only. */
   embeddings: EmbeddingsConfig | null;
   operations: OperationsConfig;
+  writeBatch: WriteBatchConfig;
   logLevel: LogLevel;
   llm: LlmConfig;
 }
@@ -151,6 +153,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     mcp: parseMcpConfig(env),
     embeddings: parseEmbeddingsConfig(env),
     operations: parseOperationsConfig(env),
+    writeBatch: parseWriteBatchConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
     llm: parseLlmConfig(env),
   };

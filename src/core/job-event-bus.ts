@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service';
+import { Batcher } from './batcher';
 import { toEventView, type JobEventView } from './job-transition';
 import type { StoredEvent } from './job.repository';
 
@@ -11,13 +12,24 @@ export interface PublishedJobEvent extends JobEventView {
   previousEventId: string | null;
 }
 
+/** A message on the events channel: one event, or (as this bus sends them) a batch in order. */
+export type PublishedJobEvents = PublishedJobEvent | PublishedJobEvent[];
+
 /**
  * Fans persisted events out to every api instance. Pub/sub may drop or reorder messages; the
  * JobEvent table is the record, and previousEventId lets a receiver see a gap and fill it.
+ * The events published in one tick (those of one write batch) go out as one message.
  */
 @Injectable()
 export class JobEventBus {
   private readonly logger = new Logger(JobEventBus.name);
+  private readonly outgoing = new Batcher<PublishedJobEvent, void>(
+    async (messages) => {
+      await this.send(JSON.stringify(messages), describe(messages), 1);
+      return messages.map(() => undefined);
+    },
+    { windowMs: 0, maxSize: 1000, maxInFlight: 2 },
+  );
 
   constructor(private readonly redis: RedisService) {}
 
@@ -31,23 +43,28 @@ export class JobEventBus {
       userId: event.userId,
       previousEventId: event.previousEventId?.toString() ?? null,
     };
-    await this.send(JSON.stringify(message), message.eventId, 1);
+    await this.outgoing.add(message);
   }
 
   /**
    * A failed publish is tried again in the background: a later event would reveal the gap to
    * sockets, but a job's last event has no later one.
    */
-  private async send(payload: string, eventId: string, attempt: number): Promise<void> {
+  private async send(payload: string, events: string, attempt: number): Promise<void> {
     try {
       await this.redis.client.publish(this.channel(), payload);
     } catch (error) {
       const reason = (error as Error).message;
       if (attempt >= PUBLISH_ATTEMPTS) {
-        this.logger.warn(`event ${eventId} not published after ${attempt} attempts: ${reason}`);
+        this.logger.warn(`${events} not published after ${attempt} attempts: ${reason}`);
         return;
       }
-      setTimeout(() => void this.send(payload, eventId, attempt + 1), attempt * 1000).unref();
+      setTimeout(() => void this.send(payload, events, attempt + 1), attempt * 1000).unref();
     }
   }
+}
+
+function describe(messages: PublishedJobEvent[]): string {
+  const first = messages[0]?.eventId;
+  return messages.length === 1 ? `event ${first}` : `events ${first}…${messages.at(-1)?.eventId}`;
 }

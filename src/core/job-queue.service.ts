@@ -1,10 +1,12 @@
 import { getQueueToken } from '@nestjs/bullmq';
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Queue } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
 import { CANCEL_CHANNEL, ExternalQueueService } from './external-queue.service';
+import { Batcher } from './batcher';
 import { guardDependency, isConnectionFailure } from './job.errors';
 import { JobRegistry } from './job-registry';
 import type { QueuedJobData } from './job.types';
@@ -31,13 +33,22 @@ export type PromoteOutcome = 'promoted' | 'pending' | 'gone' | 'unknown-kind';
 @Injectable()
 export class JobQueueService implements OnModuleInit {
   private readonly queues = new Map<string, Queue<QueuedJobData>>();
+  /** The adds of jobs submitted together go to Redis as one addBulk per kind. */
+  private readonly adds: Batcher<Job, void>;
 
   constructor(
     private readonly registry: JobRegistry,
     private readonly moduleRef: ModuleRef,
     private readonly redis: RedisService,
     private readonly external: ExternalQueueService,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.adds = new Batcher((jobs) => this.addBulk(jobs), {
+      ...config.writeBatch,
+      // Submits reach here together, as their write batch answers: no need to wait for more.
+      windowMs: 0,
+    });
+  }
 
   onModuleInit(): void {
     for (const { kind } of this.registry.internal()) {
@@ -47,21 +58,37 @@ export class JobQueueService implements OnModuleInit {
 
   enqueue(job: Job): Promise<void> {
     if (this.external.isExternal(job.kind)) return this.external.enqueue(job);
-    const { policies } = this.registry.get(job.kind);
-    return guardDependency('redis', async () => {
-      await this.queue(job.kind).add(
-        job.kind,
-        { jobId: job.id },
-        {
-          jobId: job.id,
-          priority: job.priority,
-          attempts: policies.attempts,
-          backoff: { type: 'exponential', delay: policies.backoffMs },
-          removeOnComplete: { age: policies.retainDoneSec },
-          removeOnFail: { age: policies.retainFailedSec },
-        },
-      );
-    });
+    this.queue(job.kind);
+    return guardDependency('redis', () => this.adds.add(job));
+  }
+
+  private async addBulk(jobs: Job[]): Promise<void[]> {
+    const byKind = new Map<string, Job[]>();
+    for (const job of jobs) {
+      const same = byKind.get(job.kind);
+      if (same) same.push(job);
+      else byKind.set(job.kind, [job]);
+    }
+    await Promise.all(
+      [...byKind].map(([kind, same]) => {
+        const { policies } = this.registry.get(kind);
+        return this.queue(kind).addBulk(
+          same.map((job) => ({
+            name: kind,
+            data: { jobId: job.id },
+            opts: {
+              jobId: job.id,
+              priority: job.priority,
+              attempts: policies.attempts,
+              backoff: { type: 'exponential', delay: policies.backoffMs },
+              removeOnComplete: { age: policies.retainDoneSec },
+              removeOnFail: { age: policies.retainFailedSec },
+            },
+          })),
+        );
+      }),
+    );
+    return jobs.map(() => undefined);
   }
 
   /** Puts a job that ended in error back in line, reusing BullMQ's failed entry when it is kept. */

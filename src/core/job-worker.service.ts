@@ -163,14 +163,19 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     const controller = new AbortController();
     const log = new JobLogBuffer(this.config.jobLogMaxBytes);
     // The log is secondary to the job's outcome: a failed save is reported, never fatal.
-    const saveLog = async () => {
-      const changes = log.takeChanges();
-      if (!changes) return;
-      try {
-        await this.jobs.saveLog(jobId, changes.content, changes.truncated);
-      } catch (error) {
-        this.logger.warn(`job ${jobId}: log not saved: ${messageOf(error)}`);
-      }
+    // Saves run one after the other: a periodic save still in flight must not land after the last.
+    let saving = Promise.resolve();
+    const saveLog = () => {
+      saving = saving.then(async () => {
+        const changes = log.takeChanges();
+        if (!changes) return;
+        try {
+          await this.jobs.saveLog(jobId, changes.content, changes.truncated);
+        } catch (error) {
+          this.logger.warn(`job ${jobId}: log not saved: ${messageOf(error)}`);
+        }
+      });
+      return saving;
     };
     const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
     let work: Promise<JsonValue | void> | undefined;

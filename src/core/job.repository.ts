@@ -1,7 +1,10 @@
 import { inspect } from 'node:util';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { Prisma, type Job, type JobEvent, type PrismaClient } from '../generated/prisma/client';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { WRITE_BATCH_DEFAULTS } from '../config/write-batch.config';
 import { PRISMA } from '../database/database.tokens';
+import { Batcher } from './batcher';
 import { guardDependency } from './job.errors';
 import { planTransition, type EventDraft, type JobChange } from './job-transition';
 import type { JobStatus, JsonValue } from './job.types';
@@ -37,6 +40,31 @@ export interface JobWithEvent {
 
 export type CreateOutcome =
   { created: true; job: Job; event: StoredEvent } | { created: false; job: Job };
+
+/** One element of conveyor_write_jobs' batch (prisma/migrations/*_job_write_batch). */
+type WriteItem =
+  | ({ op: 'create'; message: string } & NewJob)
+  | {
+      op: 'transition';
+      id: string;
+      expectedStatus: string;
+      expectedVersion: number;
+      status: string;
+      progress: number;
+      message: string | null;
+      setResult: boolean;
+      result: JsonValue | null;
+      error: string | null;
+      attempts: number;
+      startedAt: Date | null;
+      finishedAt: Date | null;
+      eventStatus: string;
+      eventResult: JsonValue | null;
+      eventOutput: string | null;
+    };
+
+/** An item's answer: its row, a create whose idempotency key was taken, or a refused transition. */
+type WriteAnswer = WriteRow | 'taken' | 'refused';
 
 /** What the write functions return: the row as JSON and the appended event's ids. */
 interface WriteRow {
@@ -79,10 +107,6 @@ function fromWriteRow(
   };
 }
 
-function jsonParam(value: JsonValue | null | undefined): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(value);
-}
-
 function isUniqueViolation(error: unknown): boolean {
   const text = error instanceof Error ? `${error.message} ${inspect(error.cause)}` : '';
   return (
@@ -93,28 +117,55 @@ function isUniqueViolation(error: unknown): boolean {
 
 /** All reads and writes of jobs and their events. */
 @Injectable()
-export class JobRepository {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+export class JobRepository implements OnApplicationShutdown {
+  /**
+   * Every create and transition goes through this group commit: the writes of many jobs reach
+   * PostgreSQL in one call of conveyor_write_jobs (one round trip, one transaction).
+   */
+  private readonly writes: Batcher<WriteItem, WriteAnswer>;
 
-  /** Inserts the job and its `created` event, or returns the job an idempotency key already made. */
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+  ) {
+    this.writes = new Batcher(
+      (items) => this.writeBatch(items),
+      config?.writeBatch ?? WRITE_BATCH_DEFAULTS,
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.writes.drain();
+  }
+
   /** Inserts the job and its `created` event, or returns the job an idempotency key already made. */
   create(data: NewJob): Promise<CreateOutcome> {
     return guardDependency('database', async () => {
+      let answer: WriteAnswer;
       try {
-        const [row] = await this.prisma.$queryRaw<WriteRow[]>`
-          SELECT * FROM conveyor_create_job(${data.id}::uuid, ${data.kind}, ${data.userId},
-            ${data.projectId}, ${data.requestId}, ${data.priority}::int,
-            ${JSON.stringify(data.params)}::jsonb, ${data.maxAttempts}::int,
-            ${data.idempotencyKey}, ${data.idempotencyHash}, ${'queued'})`;
-        return { created: true as const, ...fromWriteRow(row, 'created', null) };
+        answer = await this.writes.add({ op: 'create', message: 'queued', ...data });
       } catch (error) {
-        if (data.idempotencyKey !== null && isUniqueViolation(error)) {
-          const job = await this.findByIdempotencyKey(data.userId, data.kind, data.idempotencyKey);
-          if (job) return { created: false as const, job };
-        }
-        throw error;
+        if (!(data.idempotencyKey !== null && isUniqueViolation(error))) throw error;
+        answer = 'taken';
       }
+      if (answer !== 'taken' && answer !== 'refused') {
+        return { created: true as const, ...fromWriteRow(answer, 'created', null) };
+      }
+      if (data.idempotencyKey !== null) {
+        const job = await this.findByIdempotencyKey(data.userId, data.kind, data.idempotencyKey);
+        if (job) return { created: false as const, job };
+      }
+      throw new Error(`job ${data.id} was not created: its id is taken`);
     });
+  }
+
+  /** One call for the whole batch; each item answered by its index. */
+  private async writeBatch(items: WriteItem[]): Promise<WriteAnswer[]> {
+    const rows = await this.prisma.$queryRaw<(WriteRow & { idx: number })[]>`
+      SELECT * FROM conveyor_write_jobs(${JSON.stringify(items)}::jsonb)`;
+    const answers: WriteAnswer[] = items.map(() => 'refused');
+    for (const row of rows) answers[row.idx] = row.job === null ? 'taken' : row;
+    return answers;
   }
 
   findByIdempotencyKey(userId: string, kind: string, key: string): Promise<Job | null> {
@@ -182,14 +233,27 @@ export class JobRepository {
         const plan = planTransition(current, change, new Date());
         if (!plan) return null;
         const { update, event } = plan;
-        const [row] = await this.prisma.$queryRaw<WriteRow[]>`
-          SELECT * FROM conveyor_transition_job(${jobId}::uuid, ${current.status},
-            ${current.version}::int, ${update.status},
-            ${update.progress}::int, ${update.message}, ${update.result !== undefined},
-            ${jsonParam(update.result)}::jsonb, ${update.error}, ${update.attempts}::int,
-            ${update.startedAt}::timestamptz, ${update.finishedAt}::timestamptz,
-            ${event.status}, ${jsonParam(event.result)}::jsonb, ${event.output})`;
-        if (row) return fromWriteRow(row, event.status, event.result, event.output);
+        const answer = await this.writes.add({
+          op: 'transition',
+          id: jobId,
+          expectedStatus: current.status,
+          expectedVersion: current.version,
+          status: update.status,
+          progress: update.progress,
+          message: update.message,
+          setResult: update.result !== undefined,
+          result: update.result ?? null,
+          error: update.error,
+          attempts: update.attempts,
+          startedAt: update.startedAt,
+          finishedAt: update.finishedAt,
+          eventStatus: event.status,
+          eventResult: event.result ?? null,
+          eventOutput: event.output,
+        });
+        if (answer !== 'refused' && answer !== 'taken') {
+          return fromWriteRow(answer, event.status, event.result, event.output);
+        }
         current = await this.prisma.job.findUnique({ where: { id: jobId } });
       }
       if (!current) return null;

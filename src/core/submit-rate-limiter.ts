@@ -23,9 +23,11 @@ export class SubmitRateLimiter {
   async consume(userId: string, now = Date.now()): Promise<void> {
     const window = Math.floor(now / WINDOW_MS);
     const key = this.redis.key('submit-limit', userId, String(window));
-    const [[, count]] = (await guardDependency('redis', () =>
-      this.redis.client.multi().incr(key).pexpire(key, WINDOW_MS).exec(),
-    )) as [[Error | null, number]];
+    // Two commands, leaving in one write (auto-pipelining), instead of a MULTI of four; should the
+    // connection drop between them, the window's key only outlives its minute.
+    const [count] = await guardDependency('redis', () =>
+      Promise.all([this.redis.client.incr(key), this.redis.client.pexpire(key, WINDOW_MS)]),
+    );
     if (count > this.config.submitLimitPerMinute) {
       throw new SubmitRateLimitedError(Math.ceil(((window + 1) * WINDOW_MS - now) / 1000));
     }

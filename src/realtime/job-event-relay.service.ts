@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { JobEventBus, type PublishedJobEvent } from '../core/job-event-bus';
+import { JobEventBus, type PublishedJobEvents } from '../core/job-event-bus';
 import { RedisService } from '../redis/redis.service';
 import { JobEventListeners } from './job-event-listeners';
 import { JobEventsGateway } from './job-events.gateway';
@@ -31,9 +31,11 @@ export class JobEventRelay implements OnApplicationBootstrap {
     });
     this.subscriber.on('message', (_channel: string, raw: string) => {
       try {
-        const event = JSON.parse(raw) as PublishedJobEvent;
-        this.gateway.deliver(event);
-        this.listeners.deliver(event);
+        const published = JSON.parse(raw) as PublishedJobEvents;
+        for (const event of Array.isArray(published) ? published : [published]) {
+          this.gateway.deliver(event);
+          this.listeners.deliver(event);
+        }
       } catch (error) {
         this.logger.warn(`unreadable event on ${this.bus.channel()}: ${(error as Error).message}`);
       }

@@ -1,0 +1,34 @@
+import { ConfigError } from './app-config';
+
+/** Group commit of the job core's writes (docs/write-batching.md). */
+export interface WriteBatchConfig {
+  /** How long the first write of a batch waits for others; 0: only those of the same tick. */
+  windowMs: number;
+  /** A batch this large is written at once. */
+  maxSize: number;
+  /** Batches written at the same time; writes arriving meanwhile join the next batch. */
+  maxInFlight: number;
+}
+
+export const WRITE_BATCH_DEFAULTS: WriteBatchConfig = { windowMs: 2, maxSize: 200, maxInFlight: 3 };
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') return fallback;
+  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${value}")`);
+  const n = Number(value);
+  if (n < min || n > max)
+    throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+  return n;
+}
+
+/** WRITE_BATCH_WINDOW_MS, WRITE_BATCH_MAX_SIZE, WRITE_BATCH_MAX_IN_FLIGHT. */
+export function parseWriteBatchConfig(env: Env): WriteBatchConfig {
+  return {
+    windowMs: int(env, 'WRITE_BATCH_WINDOW_MS', WRITE_BATCH_DEFAULTS.windowMs, 0, 1000),
+    maxSize: int(env, 'WRITE_BATCH_MAX_SIZE', WRITE_BATCH_DEFAULTS.maxSize, 1, 5000),
+    maxInFlight: int(env, 'WRITE_BATCH_MAX_IN_FLIGHT', WRITE_BATCH_DEFAULTS.maxInFlight, 1, 64),
+  };
+}
