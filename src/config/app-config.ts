@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
 import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
+import { parseReliabilityConfig, type ReliabilityConfig } from './reliability.config';
 import { parseMcpConfig, type McpConfig } from './mcp.config';
 import { parseLlmConfig, type LlmConfig } from './llm.config';
 import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.config';
@@ -51,6 +52,7 @@ export interface AppConfig {
   prCreation: PrCreationConfig;
   externalKinds: ExternalKindConfig[];
   mcp: McpConfig;
+  reliability: ReliabilityConfig;
   /** Code search embeddings (EMBEDDINGS_*); null: lexical search only. */
   embeddings: EmbeddingsConfig | null;
   logLevel: LogLevel;
@@ -216,6 +218,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     prCreation: parsePrCreationConfig(env, bool(env, 'ALLOW_LOCAL_REPOS', false)),
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     mcp: parseMcpConfig(env),
+    reliability: parseReliabilityConfig(env),
     embeddings: parseEmbeddingsConfig(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
     llm: parseLlmConfig(env),
