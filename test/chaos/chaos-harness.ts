@@ -36,6 +36,8 @@ export interface ChaosOptions {
   calmMs: number;
   /** Bound on waiting for every accepted job to finish once the load stops. */
   drainMs: number;
+  /** Start a new process in place of one killed or stopped (false: the others carry on). */
+  replaceKilled: boolean;
   log: (line: string) => void;
 }
 
@@ -207,18 +209,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       spawnRole('worker', 'worker-2'),
     ]);
     let spawned = 2;
-    const replace = (role: 'api' | 'worker', dead: ConveyorProcess) => {
+    let over = 0;
+    const replace = async (role: 'api' | 'worker', dead: ConveyorProcess) => {
+      over ||= Date.now();
       procs[role] = procs[role].filter((p) => p !== dead);
       apiUrls.delete(dead);
+      if (!options.replaceKilled) return;
       spawned += 1;
-      return spawnRole(role, `${role}-${spawned}`);
+      await spawnRole(role, `${role}-${spawned}`);
     };
     const liveApis = () =>
       procs.api.filter((p) => p.running && apiUrls.has(p)).map((p) => apiUrls.get(p)!);
     log(`2 api and 2 worker processes ready`);
 
-    db = new Client({ connectionString: postgres.url });
-    await db.connect();
     const jwt = new JwtService({ jwtSecret: SECRET });
     const users = Array.from({ length: options.users }, (_, i) => ({
       id: `chaos-user-${i + 1}`,
@@ -329,12 +332,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(2000);
       await done();
       await start();
+      over = Date.now();
       return { codes, back: await readyAgain() };
     };
     const pause = async (worker: ConveyorProcess) => {
       worker.signal('SIGSTOP');
       await sleep(LOCK_MS * 2 + 1000);
       worker.signal('SIGCONT');
+      over = Math.max(over, Date.now());
     };
     const lostEntries = async () => {
       // What an append-only file losing its last second does: entries gone, rows still there.
@@ -365,6 +370,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const figures: FaultFigure[] = [];
     for (const fault of options.faults) {
       const at = Date.now();
+      over = 0;
       log(`fault: ${fault}`);
       let readyWhileDown: number[] = [];
       let readyBackMs: number | null = null;
@@ -441,8 +447,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await replace(role, proc);
         }
       }
-      // Until the first job finishing once the fault is over (the restart done).
-      const from = Date.now();
+      // Until the first job finishing once the fault is over: the process killed (not yet
+      // replaced), the dependency back, the paused worker woken.
+      const from = over || Date.now();
       let recoveryMs: number | null = null;
       while (recoveryMs === null && Date.now() - from < 60_000) {
         const first = doneTimes.find((t) => t >= from);
@@ -458,6 +465,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(loops);
     log(`load stopped: ${accepted.size} accepted; draining`);
 
+    // Opened now: a session held across the PostgreSQL restart would be cut by it.
+    db = new Client({ connectionString: postgres.url });
+    db.on('error', () => undefined);
+    await db.connect();
     const ids = [...accepted];
     const unfinished = async () => {
       const { rows } = await db!.query<{ n: string }>(
@@ -498,7 +509,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const { rows: twice } = await db.query(
       `SELECT "jobId" FROM "JobEvent" WHERE status = 'done' GROUP BY "jobId" HAVING count(*) > 1`,
     );
-    const { rows: over } = await db.query(`SELECT id FROM "Job" WHERE attempts > "maxAttempts"`);
+    const { rows: overMax } = await db.query(`SELECT id FROM "Job" WHERE attempts > "maxAttempts"`);
     const { rows: recoveredRows } = await db.query<{ n: string }>(
       `SELECT count(DISTINCT "jobId") AS n FROM "JobEvent"
         WHERE message LIKE '%was lost with its worker%' OR message LIKE 'queue entry lost%'`,
@@ -517,7 +528,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       finished,
       lost: lost + missingRows,
       doneTwice: twice.length,
-      attemptsOverMax: over.length,
+      attemptsOverMax: overMax.length,
       recovered: Number(recoveredRows[0].n),
       missingEvents,
       duplicatedEvents,

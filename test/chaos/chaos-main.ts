@@ -18,6 +18,7 @@ async function main(): Promise<void> {
     submitEveryMs: 150,
     calmMs: 10_000,
     drainMs: 180_000,
+    replaceKilled: true,
     log: (line) =>
       process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}\n`),
   });
