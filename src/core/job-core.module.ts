@@ -37,7 +37,11 @@ export class JobCoreModule {
     const workers = runsWorkers(config);
     const providers: Provider[] = [{ provide: JobRegistry, useValue: registry }, ...SHARED];
     if (workers) {
-      providers.push(JobWorkerService, JobReconcilerService, ...registry.internal().map(({ kind }) => kind.processor!));
+      providers.push(
+        JobWorkerService,
+        JobReconcilerService,
+        ...registry.internal().map(({ kind }) => kind.processor!),
+      );
     }
     return {
       module: JobCoreModule,

@@ -158,7 +158,10 @@ describe('planTransition', () => {
   it('a lost queue entry puts the job back in line, the lost attempt counted', () => {
     const queued = planTransition(job('queued'), changes.lost, now);
     expect(queued?.update).toMatchObject({ status: 'queued', attempts: 0 });
-    expect(queued?.event).toMatchObject({ status: 'created', message: 'queue entry lost; re-queued' });
+    expect(queued?.event).toMatchObject({
+      status: 'created',
+      message: 'queue entry lost; re-queued',
+    });
     const running = planTransition(job('processing', { attempts: 2 }), changes.lost, now);
     expect(running?.update).toMatchObject({ status: 'queued', attempts: 2 });
     expect(running?.event.message).toBe('queue entry lost during attempt 2; re-queued');

@@ -55,6 +55,8 @@ export interface ChaosReport {
   accepted: number;
   rejected: number;
   finished: Record<string, number>;
+  /** Why the jobs that ended in error did, by message. */
+  errors: Record<string, number>;
   lost: number;
   doneTwice: number;
   attemptsOverMax: number;
@@ -71,7 +73,8 @@ const SECRET = 'chaos-secret-for-conveyor-tests-only';
 const LOCK_MS = 3000;
 const TERMINAL = ['done', 'error', 'cancelled'];
 const KINDS = ['echo', 'test-execution', 'code-generation', 'indexing'] as const;
-const ANSWER = 'Here it is.\n\n<file path="src/sum.js">\nmodule.exports = (a, b) => a + b;\n</file>\n';
+const ANSWER =
+  'Here it is.\n\n<file path="src/sum.js">\nmodule.exports = (a, b) => a + b;\n</file>\n';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -242,14 +245,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const user of users) {
       for (let p = 0; p < options.projectsPerUser; p += 1) {
         const res = await http('/projects', user.token, { name: `p${p}` });
-        if (res.status !== 201) throw new Error(`project: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status !== 201)
+          throw new Error(`project: ${res.status} ${JSON.stringify(res.body)}`);
         const id = String(res.body.id);
         writeFiles(join(dataDir, 'workspaces', id), {
           'package.json': '{ "name": "fixture", "private": true }\n',
           'test/sum.test.js':
             "const { test } = require('node:test');\nconst assert = require('node:assert');\n" +
             "test('adds', () => assert.strictEqual(1 + 1, 2));\n",
-          'src/config.ts': 'export function parseConfig(text: string) {\n  return text.trim();\n}\n',
+          'src/config.ts':
+            'export function parseConfig(text: string) {\n  return text.trim();\n}\n',
         });
         user.projects.push(id);
       }
@@ -350,9 +355,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           for (const set of ['wait', 'prioritized']) {
             const key = `chaos:${kind}:${set}`;
             const ids =
-              set === 'wait'
-                ? await client.lrange(key, 0, 1)
-                : await client.zrange(key, 0, 1);
+              set === 'wait' ? await client.lrange(key, 0, 1) : await client.zrange(key, 0, 1);
             for (const id of ids) {
               await client.del(`chaos:${kind}:${id}`);
               if (set === 'wait') await client.lrem(key, 0, id);
@@ -456,7 +459,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (first !== undefined) recoveryMs = first - at;
         else await sleep(50);
       }
-      figures.push({ fault, recoveryMs, readyWhileDown: [...new Set(readyWhileDown)], readyBackMs });
+      figures.push({
+        fault,
+        recoveryMs,
+        readyWhileDown: [...new Set(readyWhileDown)],
+        readyBackMs,
+      });
       log(`  recovered in ${recoveryMs ?? '—'} ms`);
       await sleep(1500);
     }
@@ -502,6 +510,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     const finished: Record<string, number> = {};
     for (const row of byStatus) finished[row.status] = Number(row.n);
+    const { rows: errorRows } = await db.query<{ error: string; n: string }>(
+      `SELECT coalesce(error, '') AS error, count(*) AS n FROM "Job"
+        WHERE id = ANY($1::uuid[]) AND status = 'error' GROUP BY 1`,
+      [ids],
+    );
+    const errors: Record<string, number> = {};
+    for (const row of errorRows) errors[row.error.slice(0, 120)] = Number(row.n);
     const lost = Object.entries(finished)
       .filter(([status]) => !TERMINAL.includes(status))
       .reduce((sum, [, n]) => sum + n, 0);
@@ -526,6 +541,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       accepted: ids.length,
       rejected,
       finished,
+      errors,
       lost: lost + missingRows,
       doneTwice: twice.length,
       attemptsOverMax: overMax.length,
@@ -567,6 +583,9 @@ export function formatReport(report: ChaosReport): string {
     ['rejected submits (503/429/down)', String(report.rejected)],
     ...Object.entries(report.finished).map(
       ([status, n]) => [`finished: ${status}`, String(n)] as [string, string],
+    ),
+    ...Object.entries(report.errors).map(
+      ([error, n]) => [`  error: ${error}`, String(n)] as [string, string],
     ),
     ['lost (accepted, never finished)', String(report.lost)],
     ['done recorded twice', String(report.doneTwice)],

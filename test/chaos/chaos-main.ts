@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   const chosen = process.env.CHAOS_FAULTS?.split(',').filter(Boolean) ?? [...FAULTS];
   const unknown = chosen.filter((name) => !(FAULTS as readonly string[]).includes(name));
   if (unknown.length > 0) {
-    throw new Error(`CHAOS_FAULTS: unknown fault(s) ${unknown.join(', ')}; known: ${FAULTS.join(', ')}`);
+    throw new Error(
+      `CHAOS_FAULTS: unknown fault(s) ${unknown.join(', ')}; known: ${FAULTS.join(', ')}`,
+    );
   }
   const started = Date.now();
   const report = await runChaos({

@@ -58,7 +58,9 @@ describe('recovery of a job from a lost worker (separate processes)', () => {
     for (const id of ids) {
       jobs.push(
         await api.waitForStatus(id, ['done', 'error', 'cancelled'], FINISH_BOUND_MS).catch((e) => {
-          throw new Error(`${(e as Error).message}\n${workers.map((w) => w.describe()).join('\n')}`);
+          throw new Error(
+            `${(e as Error).message}\n${workers.map((w) => w.describe()).join('\n')}`,
+          );
         }),
       );
     }
@@ -125,7 +127,9 @@ describe('recovery of a job from a lost worker (separate processes)', () => {
     for (const list of events) expect(finals(list)).toEqual(['done']);
     // After the recovery only the new run reports: its steps count up from 1, none of A's.
     const list = events[recovered];
-    const from = list.findIndex((e) => e.status === 'processing' && RECOVERED.test(e.message ?? ''));
+    const from = list.findIndex(
+      (e) => e.status === 'processing' && RECOVERED.test(e.message ?? ''),
+    );
     const steps = list
       .slice(from + 1)
       .filter((e) => e.status === 'progress')
