@@ -176,12 +176,17 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     };
     const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
     let work: Promise<JsonValue | void> | undefined;
+    let ended: UnrecoverableError | undefined;
     this.running.set(jobId, controller);
     try {
       const fresh = job.attemptsMade === 0 && !job.stalledCounter && !job.data.resumed;
       const started = await this.lifecycle.start(jobId, attempt, maxAttempts, fresh);
       if (!started) return;
-      if (started.status !== 'processing') throw new UnrecoverableError(started.error ?? 'failed');
+      if (started.status !== 'processing') {
+        // Its last attempt was lost with its worker: the start recorded the failure.
+        ended = new UnrecoverableError(started.error ?? 'failed');
+        throw ended;
+      }
       attempt = started.attempts;
       maxAttempts = started.maxAttempts;
       const stream = this.lifecycle.outputStream(jobId);
@@ -225,7 +230,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       }
       await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null, attempt });
     } catch (error) {
-      if (error instanceof UnrecoverableError) throw error;
+      if (error === ended) throw error;
       await this.fail(
         job,
         token,
@@ -293,7 +298,12 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
   ): Promise<void> {
     const { jobId } = job.data;
     if (reason instanceof WorkerShutdownError) {
-      await this.lifecycle.apply(jobId, { type: 'returned', attempt });
+      // The hand-back matters more than its event: a failed write must not keep the job here.
+      await this.lifecycle
+        .apply(jobId, { type: 'returned', attempt })
+        .catch((error: unknown) =>
+          this.logger.warn(`job ${jobId}: hand-back not recorded: ${messageOf(error)}`),
+        );
       await job.moveToWait(token);
       throw new WaitingError();
     }

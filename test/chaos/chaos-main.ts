@@ -17,9 +17,10 @@ async function main(): Promise<void> {
     faults: chosen as Fault[],
     users: 8,
     projectsPerUser: 3,
-    submitEveryMs: 150,
+    submitters: 1,
+    submitEveryMs: 400,
     calmMs: 10_000,
-    drainMs: 180_000,
+    drainMs: 240_000,
     replaceKilled: true,
     log: (line) =>
       process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}\n`),
