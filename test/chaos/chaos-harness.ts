@@ -347,28 +347,55 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       worker.signal('SIGCONT');
       over = Math.max(over, Date.now());
     };
-    const lostEntries = async () => {
-      // What an append-only file losing its last second does: entries gone, rows still there.
-      const client = new Redis(redis.url);
+    const adminToken = jwt.sign({ id: 'chaos-admin', roles: ['admin'] }, 24 * 3600);
+    /**
+     * What an append-only file losing its last second does: entries gone, rows still there.
+     * A few echo jobs are submitted to the paused echo queue so that some entries surely wait;
+     * theirs are removed (with the hash, as a lost write would leave none). Resolves with the
+     * time until those jobs have finished.
+     */
+    const lostEntries = async (): Promise<number | null> => {
+      const from = Date.now();
+      const user = users[0];
+      await http('/admin/queues/echo/pause', adminToken, {});
+      const victims: string[] = [];
       try {
-        let removed = 0;
-        for (const kind of KINDS) {
-          for (const set of ['wait', 'prioritized']) {
-            const key = `chaos:${kind}:${set}`;
-            const ids =
-              set === 'wait' ? await client.lrange(key, 0, 1) : await client.zrange(key, 0, 1);
-            for (const id of ids) {
-              await client.del(`chaos:${kind}:${id}`);
-              if (set === 'wait') await client.lrem(key, 0, id);
-              else await client.zrem(key, id);
-              removed += 1;
-            }
+        for (let i = 0; i < 4; i += 1) {
+          const res = await http('/jobs/echo', user.token, {
+            projectId: user.projects[0],
+            params: { text: `orphan-${i}`, steps: 2, stepMs: 50 },
+          });
+          if (res.status === 202) {
+            accepted.add(String(res.body.id));
+            victims.push(String(res.body.id));
           }
         }
-        log(`  removed ${removed} queue entries`);
+        const client = new Redis(redis.url);
+        try {
+          for (const id of victims) {
+            await client.del(`chaos:echo:${id}`);
+            await client.lrem('chaos:echo:wait', 0, id);
+            await client.lrem('chaos:echo:paused', 0, id);
+            await client.zrem('chaos:echo:prioritized', id);
+          }
+        } finally {
+          client.disconnect();
+        }
       } finally {
-        client.disconnect();
+        await http('/admin/queues/echo/resume', adminToken, {});
       }
+      log(`  removed the queue entries of ${victims.length} jobs`);
+      over = Date.now();
+      while (Date.now() - from < 60_000) {
+        const jobs = await Promise.all(
+          victims.map((id) => http(`/jobs/${id}`, user.token).catch(() => null)),
+        );
+        if (jobs.every((job) => job && TERMINAL.includes(String(job.body.status)))) {
+          return Date.now() - from;
+        }
+        await sleep(200);
+      }
+      return null;
     };
 
     const figures: FaultFigure[] = [];
@@ -378,6 +405,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log(`fault: ${fault}`);
       let readyWhileDown: number[] = [];
       let readyBackMs: number | null = null;
+      let orphansDoneMs: number | null | undefined;
       const [w1, w2] = procs.worker;
       switch (fault) {
         case 'worker-sigkill':
@@ -409,7 +437,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           break;
         }
         case 'redis-entries-lost':
-          await lostEntries();
+          orphansDoneMs = await lostEntries();
           break;
         case 'postgres-restart': {
           const seen = await outage(
@@ -460,6 +488,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (first !== undefined) recoveryMs = first - at;
         else await sleep(50);
       }
+      // For lost entries: until the jobs that lost them have finished.
+      if (orphansDoneMs !== undefined) recoveryMs = orphansDoneMs;
       figures.push({
         fault,
         recoveryMs,
