@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { bool, ConfigError, int, list, oneOf, raw, url, type Env } from './env-readers';
 import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
 import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
+import { parseReliabilityConfig, type ReliabilityConfig } from './reliability.config';
 import { parseMcpConfig, type McpConfig } from './mcp.config';
 import { parseLlmConfig, type LlmConfig } from './llm.config';
 import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.config';
@@ -54,6 +55,7 @@ export interface AppConfig {
   prCreation: PrCreationConfig;
   externalKinds: ExternalKindConfig[];
   mcp: McpConfig;
+  reliability: ReliabilityConfig;
   /** Code search embeddings (EMBEDDINGS_*); null: lexical search only. */
   embeddings: EmbeddingsConfig | null;
   operations: OperationsConfig;
@@ -151,6 +153,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     prCreation: parsePrCreationConfig(env, bool(env, 'ALLOW_LOCAL_REPOS', false)),
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     mcp: parseMcpConfig(env),
+    reliability: parseReliabilityConfig(env),
     embeddings: parseEmbeddingsConfig(env),
     operations: parseOperationsConfig(env),
     writeBatch: parseWriteBatchConfig(env),

@@ -9,6 +9,7 @@ import { JobMetricsService } from './job-metrics.service';
 import { JobQueueService } from './job-queue.service';
 import { ExternalQueueService } from './external-queue.service';
 import { JobRegistry } from './job-registry';
+import { JobReconcilerService } from './job-reconciler.service';
 import { JobWorkerService } from './job-worker.service';
 import { JobRepository } from './job.repository';
 import { JobService } from './job.service';
@@ -38,7 +39,11 @@ export class JobCoreModule {
     const workers = runsWorkers(config);
     const providers: Provider[] = [{ provide: JobRegistry, useValue: registry }, ...SHARED];
     if (workers) {
-      providers.push(JobWorkerService, ...registry.internal().map(({ kind }) => kind.processor!));
+      providers.push(
+        JobWorkerService,
+        JobReconcilerService,
+        ...registry.internal().map(({ kind }) => kind.processor!),
+      );
     }
     return {
       module: JobCoreModule,

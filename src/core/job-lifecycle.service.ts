@@ -96,12 +96,13 @@ export class JobLifecycleService implements OnApplicationShutdown {
   }
 
   /**
-   * Starts an attempt of a job this process has no copy of, planning as if it were still queued
-   * as submitted (the common case) so that no read is needed; if it is not, the write is refused
-   * and the job is read and the change planned again.
+   * Starts an attempt of a job this process has no copy of, planning a first run as if it were
+   * still queued as submitted (the common case) so that no read is needed; if it is not, the
+   * write is refused and the job is read and the change planned again.
    */
-  start(jobId: string, attempt: number, maxAttempts: number): Promise<Job | null> {
-    if (!this.known.has(jobId)) this.known.set(jobId, assumedQueued(jobId, maxAttempts));
+  start(jobId: string, attempt: number, maxAttempts: number, fresh = true): Promise<Job | null> {
+    // Only a first run can be assumed queued as submitted; after a retry or a stall it is read.
+    if (fresh && !this.known.has(jobId)) this.known.set(jobId, assumedQueued(jobId, maxAttempts));
     return this.apply(jobId, { type: 'processing', attempt });
   }
 

@@ -106,6 +106,43 @@ export class JobQueueService implements OnModuleInit {
     });
   }
 
+  /**
+   * Where a job's queue entry is: 'missing' when Redis has none (an append-only file that lost
+   * its last second), 'finished' when BullMQ holds it as completed or failed, else 'queued'.
+   * Null for a kind this process has no queue for (an external kind).
+   */
+  entryState(kind: string, jobId: string): Promise<'missing' | 'finished' | 'queued' | null> {
+    const queue = this.queues.get(kind);
+    if (!queue) return Promise.resolve(null);
+    return guardDependency('redis', async () => {
+      const state = await queue.getJobState(jobId);
+      if (state === 'unknown') return 'missing';
+      return state === 'completed' || state === 'failed' ? 'finished' : 'queued';
+    });
+  }
+
+  /** Gives a job whose entry was lost a new one, dropping any remnant of the old first. */
+  reenqueue(job: Job): Promise<void> {
+    return guardDependency('redis', async () => {
+      const queue = this.queue(job.kind);
+      // A hash left without its list entry would make add() a no-op.
+      await queue.remove(job.id);
+      const { policies } = this.registry.get(job.kind);
+      await queue.add(
+        job.kind,
+        { jobId: job.id, resumed: true },
+        {
+          jobId: job.id,
+          priority: job.priority,
+          attempts: policies.attempts,
+          backoff: { type: 'exponential', delay: policies.backoffMs },
+          removeOnComplete: { age: policies.retainDoneSec },
+          removeOnFail: { age: policies.retainFailedSec },
+        },
+      );
+    });
+  }
+
   /** Removes a job that has not started; a running one is told to stop through Redis. */
   cancel(kind: string, jobId: string): Promise<CancelOutcome> {
     if (this.external.isExternal(kind)) return this.external.cancel(kind, jobId);

@@ -39,10 +39,21 @@ describe('planTransition', () => {
     error: { type: 'error', error: 'boom' },
     cancelled: { type: 'cancelled' },
     requeued: { type: 'requeued' },
+    returned: { type: 'returned', attempt: 1 },
+    lost: { type: 'lost' },
   };
   const allowed: Record<string, string[]> = {
-    queued: ['processing', 'error', 'cancelled'],
-    processing: ['processing', 'progress', 'retrying', 'done', 'error', 'cancelled'],
+    queued: ['processing', 'error', 'cancelled', 'lost'],
+    processing: [
+      'processing',
+      'progress',
+      'retrying',
+      'done',
+      'error',
+      'cancelled',
+      'returned',
+      'lost',
+    ],
     done: [],
     error: ['requeued'],
     cancelled: [],
@@ -50,7 +61,7 @@ describe('planTransition', () => {
 
   it.each(Object.entries(allowed))('from %s allows exactly %j', (status, expected) => {
     const permitted = Object.entries(changes)
-      .filter(([, change]) => planTransition(job(status), change, now) !== null)
+      .filter(([, change]) => planTransition(job(status, { attempts: 1 }), change, now) !== null)
       .map(([name]) => name);
     expect(permitted).toEqual(expected);
   });
@@ -84,11 +95,81 @@ describe('planTransition', () => {
   });
 
   it('a failed attempt that will be retried stays processing and says so', () => {
-    const plan = planTransition(job('processing'), changes.retrying, now);
-    expect(plan?.update.status).toBe('processing');
+    const plan = planTransition(job('processing', { attempts: 1 }), changes.retrying, now);
+    expect(plan?.update).toMatchObject({ status: 'processing', attempts: 1 });
     expect(plan?.event).toMatchObject({
       status: 'progress',
       message: 'attempt 1 of 3 failed: boom; retrying',
+    });
+  });
+
+  it('the start after a retry counts the next attempt, as a plain start', () => {
+    const failed = planTransition(job('processing', { attempts: 1 }), changes.retrying, now);
+    const waiting = job('processing', { attempts: 1, message: failed?.update.message ?? null });
+    const plan = planTransition(waiting, { type: 'processing', attempt: 2 }, now);
+    expect(plan?.update).toMatchObject({ status: 'processing', attempts: 2 });
+    expect(plan?.event.message).toBe('attempt 2 of 3 started');
+  });
+
+  it('a start while still processing counts the lost attempt and says it recovered', () => {
+    // BullMQ does not count a stalled run: its attempt number is 1 again.
+    const lost = job('processing', { attempts: 1 });
+    const plan = planTransition(lost, { type: 'processing', attempt: 1 }, now);
+    expect(plan?.update).toMatchObject({ status: 'processing', attempts: 2 });
+    expect(plan?.event).toMatchObject({
+      status: 'processing',
+      message: 'attempt 2 of 3 started: recovered, attempt 1 was lost with its worker',
+    });
+  });
+
+  it('the last attempt lost with its worker fails the job instead of exceeding maxAttempts', () => {
+    const lost = job('processing', { attempts: 3 });
+    const plan = planTransition(lost, { type: 'processing', attempt: 1 }, now);
+    expect(plan?.update).toMatchObject({ status: 'error', attempts: 3, finishedAt: now });
+    expect(plan?.event).toMatchObject({
+      status: 'error',
+      error: 'attempt 3 of 3 was lost with its worker',
+    });
+  });
+
+  it("refuses a superseded attempt's writes, accepts the current one's", () => {
+    const current = job('processing', { attempts: 2 });
+    for (const change of [
+      { type: 'progress', progress: 10, attempt: 1 },
+      { type: 'done', result: null, attempt: 1 },
+      { type: 'retrying', attempt: 1, error: 'x' },
+      { type: 'cancelled', attempt: 1 },
+      { type: 'returned', attempt: 1 },
+    ] as JobChange[]) {
+      expect(planTransition(current, change, now)).toBeNull();
+      expect(planTransition(current, { ...change, attempt: 2 } as JobChange, now)).not.toBeNull();
+    }
+  });
+
+  it('an attempt handed back at shutdown does not count', () => {
+    const plan = planTransition(job('processing', { attempts: 1 }), changes.returned, now);
+    expect(plan?.update).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(plan?.event).toMatchObject({
+      status: 'created',
+      message: 'returned to the queue: its worker is shutting down',
+    });
+  });
+
+  it('a lost queue entry puts the job back in line, the lost attempt counted', () => {
+    const queued = planTransition(job('queued'), changes.lost, now);
+    expect(queued?.update).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(queued?.event).toMatchObject({
+      status: 'created',
+      message: 'queue entry lost; re-queued',
+    });
+    const running = planTransition(job('processing', { attempts: 2 }), changes.lost, now);
+    expect(running?.update).toMatchObject({ status: 'queued', attempts: 2 });
+    expect(running?.event.message).toBe('queue entry lost during attempt 2; re-queued');
+    const last = planTransition(job('processing', { attempts: 3 }), changes.lost, now);
+    expect(last?.update).toMatchObject({ status: 'error', attempts: 3, finishedAt: now });
+    expect(last?.event).toMatchObject({
+      status: 'error',
+      error: 'queue entry lost during attempt 3 of 3',
     });
   });
 

@@ -3,14 +3,19 @@ import type { JobEventStatus, JobStatus, JsonValue } from './job.types';
 
 /** Every way a job's state can change; each becomes one JobEvent. */
 export type JobChange =
+  /** attempt is a floor: a start always counts one more than the attempts already started. */
   | { type: 'processing'; attempt: number; message?: string }
   /** Without progress or message they stay as they are; output is what was streamed since. */
-  | { type: 'progress'; progress?: number; message?: string; output?: string }
+  | { type: 'progress'; progress?: number; message?: string; output?: string; attempt?: number }
   | { type: 'retrying'; attempt: number; error: string }
-  | { type: 'done'; result: JsonValue | null; message?: string }
-  | { type: 'error'; error: string }
-  | { type: 'cancelled'; message?: string }
-  | { type: 'requeued' };
+  | { type: 'done'; result: JsonValue | null; message?: string; attempt?: number }
+  | { type: 'error'; error: string; attempt?: number }
+  | { type: 'cancelled'; message?: string; attempt?: number }
+  | { type: 'requeued' }
+  /** A running attempt handed back by a worker shutting down: it does not count. */
+  | { type: 'returned'; attempt: number }
+  /** Its queue entry was found gone (Redis lost it): back in line, the lost attempt counted. */
+  | { type: 'lost' };
 
 const ALLOWED_FROM: Record<JobChange['type'], readonly JobStatus[]> = {
   processing: ['queued', 'processing'],
@@ -20,6 +25,8 @@ const ALLOWED_FROM: Record<JobChange['type'], readonly JobStatus[]> = {
   error: ['queued', 'processing'],
   cancelled: ['queued', 'processing'],
   requeued: ['error'],
+  returned: ['processing'],
+  lost: ['queued', 'processing'],
 };
 
 export interface JobUpdate {
@@ -47,13 +54,23 @@ export interface PlannedTransition {
   event: EventDraft;
 }
 
-function canApply(status: string, change: JobChange): boolean {
-  return (ALLOWED_FROM[change.type] as readonly string[]).includes(status);
+/**
+ * Ends the message of a failed attempt that will be retried; the job stays processing until
+ * its next start, which is thereby told apart from a start after an attempt lost with its worker.
+ */
+const RETRYING = '; retrying';
+
+function canApply(job: Job, change: JobChange): boolean {
+  if (!(ALLOWED_FROM[change.type] as readonly string[]).includes(job.status)) return false;
+  // A write of an attempt that is no longer the job's current one (its worker was paused past
+  // its lock and the job recovered elsewhere) is refused: two attempts never both report.
+  const fenced = change.type !== 'processing' && 'attempt' in change;
+  return !fenced || change.attempt === undefined || change.attempt === job.attempts;
 }
 
 /** The state machine of a job, kept pure so that it is tested without a database. */
 export function planTransition(job: Job, change: JobChange, now: Date): PlannedTransition | null {
-  if (!canApply(job.status, change)) return null;
+  if (!canApply(job, change)) return null;
   const base: JobUpdate = {
     status: job.status as JobStatus,
     progress: job.progress,
@@ -80,14 +97,29 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
     },
   });
   switch (change.type) {
-    case 'processing':
+    case 'processing': {
+      // Started while still processing, and not after a failure: the last attempt was lost.
+      const lost = job.status === 'processing' && !job.message?.endsWith(RETRYING);
+      if (lost && job.attempts >= job.maxAttempts) {
+        return event('error', {
+          ...base,
+          status: 'error',
+          message: 'failed',
+          error: `attempt ${job.attempts} of ${job.maxAttempts} was lost with its worker`,
+          finishedAt: now,
+        });
+      }
+      const attempts = Math.max(change.attempt, job.attempts + 1);
+      const started = `attempt ${attempts} of ${job.maxAttempts} started`;
+      const recovered = `${started}: recovered, attempt ${job.attempts} was lost with its worker`;
       return event('processing', {
         ...base,
         status: 'processing',
-        attempts: change.attempt,
+        attempts,
         startedAt: job.startedAt ?? now,
-        message: change.message ?? `attempt ${change.attempt} of ${job.maxAttempts} started`,
+        message: change.message ?? (lost ? recovered : started),
       });
+    }
     case 'progress':
       return event(
         'progress',
@@ -102,7 +134,7 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
     case 'retrying':
       return event('progress', {
         ...base,
-        message: `attempt ${change.attempt} of ${job.maxAttempts} failed: ${change.error}; retrying`,
+        message: `attempt ${change.attempt} of ${job.maxAttempts} failed: ${change.error}${RETRYING}`,
       });
     case 'done':
       return event(
@@ -132,6 +164,30 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
         message: change.message ?? 'cancelled',
         finishedAt: now,
       });
+    case 'returned':
+      return event('created', {
+        ...base,
+        status: 'queued',
+        attempts: job.attempts - 1,
+        message: 'returned to the queue: its worker is shutting down',
+      });
+    case 'lost': {
+      const during = job.status === 'processing' ? ` during attempt ${job.attempts}` : '';
+      if (job.status === 'processing' && job.attempts >= job.maxAttempts) {
+        return event('error', {
+          ...base,
+          status: 'error',
+          message: 'failed',
+          error: `queue entry lost${during} of ${job.maxAttempts}`,
+          finishedAt: now,
+        });
+      }
+      return event('created', {
+        ...base,
+        status: 'queued',
+        message: `queue entry lost${during}; re-queued`,
+      });
+    }
     case 'requeued':
       return event('created', {
         ...base,

@@ -157,7 +157,9 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     token: string | undefined,
   ): Promise<void> {
     const { jobId } = job.data;
-    const attempt = job.attemptsMade + 1;
+    // BullMQ's count misses stalled runs: the row's count, set when the attempt starts, is used.
+    let attempt = job.attemptsMade + 1;
+    let maxAttempts = job.opts.attempts ?? 1;
     const lease = registered.kind.workspace ? await this.leaseWorkspace(job, token) : null;
     if (lease === 'skip') return;
     const controller = new AbortController();
@@ -179,10 +181,19 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     };
     const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
     let work: Promise<JsonValue | void> | undefined;
+    let ended: UnrecoverableError | undefined;
     this.running.set(jobId, controller);
     try {
-      const started = await this.lifecycle.start(jobId, attempt, job.opts.attempts ?? 1);
+      const fresh = job.attemptsMade === 0 && !job.stalledCounter && !job.data.resumed;
+      const started = await this.lifecycle.start(jobId, attempt, maxAttempts, fresh);
       if (!started) return;
+      if (started.status !== 'processing') {
+        // Its last attempt was lost with its worker: the start recorded the failure.
+        ended = new UnrecoverableError(started.error ?? 'failed');
+        throw ended;
+      }
+      attempt = started.attempts;
+      maxAttempts = started.maxAttempts;
       const stream = this.lifecycle.outputStream(jobId);
       const ctx: JobContext<object> = {
         jobId,
@@ -200,6 +211,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
           }
           const applied = await this.lifecycle.apply(jobId, {
             type: 'progress',
+            attempt,
             progress: percent,
             ...(message !== undefined && { message }),
           });
@@ -221,12 +233,14 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
         clearInterval(logTimer);
         await saveLog();
       }
-      await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null });
+      await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null, attempt });
     } catch (error) {
+      if (error === ended) throw error;
       await this.fail(
         job,
         token,
         attempt,
+        maxAttempts,
         controller.signal.aborted ? controller.signal.reason : error,
       );
     } finally {
@@ -284,24 +298,30 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     job: BullJob<QueuedJobData>,
     token: string | undefined,
     attempt: number,
+    maxAttempts: number,
     reason: unknown,
   ): Promise<void> {
     const { jobId } = job.data;
     if (reason instanceof WorkerShutdownError) {
+      // The hand-back matters more than its event: a failed write must not keep the job here.
+      await this.lifecycle
+        .apply(jobId, { type: 'returned', attempt })
+        .catch((error: unknown) =>
+          this.logger.warn(`job ${jobId}: hand-back not recorded: ${messageOf(error)}`),
+        );
       await job.moveToWait(token);
       throw new WaitingError();
     }
     if (reason instanceof JobCancelledError) {
-      await this.lifecycle.apply(jobId, { type: 'cancelled' });
+      await this.lifecycle.apply(jobId, { type: 'cancelled', attempt });
       return;
     }
     const error = messageOf(reason);
-    const maxAttempts = job.opts.attempts ?? 1;
     if (!(reason instanceof NonRetryableJobError) && attempt < maxAttempts) {
       await this.lifecycle.apply(jobId, { type: 'retrying', attempt, error });
       throw reason instanceof Error ? reason : new Error(error);
     }
-    await this.lifecycle.apply(jobId, { type: 'error', error });
+    await this.lifecycle.apply(jobId, { type: 'error', error, attempt });
     throw new UnrecoverableError(error);
   }
 

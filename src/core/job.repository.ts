@@ -261,6 +261,21 @@ export class JobRepository implements OnApplicationShutdown {
     });
   }
 
+  /** Queued or processing jobs of these kinds whose row has not changed since before. */
+  findUnfinishedSince(kinds: string[], before: Date, limit: number): Promise<Job[]> {
+    return guardDependency('database', () =>
+      this.prisma.job.findMany({
+        where: {
+          kind: { in: kinds },
+          status: { in: ['queued', 'processing'] },
+          updatedAt: { lt: before },
+        },
+        orderBy: { updatedAt: 'asc' },
+        take: limit,
+      }),
+    );
+  }
+
   /** A user's events after a cursor, in id order: the replay and gap-filling read. */
   userEventsAfter(userId: string, afterId: bigint, limit: number): Promise<JobEvent[]> {
     return guardDependency('database', () =>

@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export interface RedisServerOptions {
   /** Keeps an append-only file there (fsync'd at every write), so data survives a SIGKILL. */
   appendOnlyDir?: string;
+  /** appendfsync: 'always' by default; 'everysec' is the usual production setting. */
+  appendFsync?: 'always' | 'everysec';
 }
 
 /** A private redis-server child on a fixed port, so that it can be stopped and restarted. */
@@ -25,9 +27,9 @@ export class RedisServer {
   }
 
   start(timeoutMs = 10_000): Promise<void> {
-    const { appendOnlyDir } = this.options;
+    const { appendOnlyDir, appendFsync = 'always' } = this.options;
     const persistence = appendOnlyDir
-      ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', appendOnlyDir]
+      ? ['--appendonly', 'yes', '--appendfsync', appendFsync, '--dir', appendOnlyDir]
       : ['--appendonly', 'no'];
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence];
     const child = spawn('redis-server', [...args, '--daemonize', 'no'], {
