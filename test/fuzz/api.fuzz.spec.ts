@@ -941,7 +941,11 @@ describe('fuzz: the served API, the socket handshake, the status channels and MC
       // An external kind's queue is its Redis list, one bare job id per queued job.
       const redis = new Redis(TEST_REDIS_URL);
       try {
-        const listed = await redis.lrange(`${prefix}:external:${EXTERNAL_KIND}`, 0, -1);
+        // A fuzzed admin pause holds new items in the kind's held list until a resume.
+        const listed = [
+          ...(await redis.lrange(`${prefix}:external:${EXTERNAL_KIND}`, 0, -1)),
+          ...(await redis.lrange(`${prefix}:external-held:${EXTERNAL_KIND}`, 0, -1)),
+        ];
         // Another user's jobs (sent with the admin's token, or over raw /mcp) are listed too.
         for (const id of listed) {
           const row = await client.query('SELECT 1 FROM "Job" WHERE id = $1', [id]);
