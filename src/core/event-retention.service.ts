@@ -34,8 +34,7 @@ export class EventRetentionService implements OnApplicationBootstrap, OnApplicat
 
   async prune(now = Date.now()): Promise<number> {
     try {
-      const claim = this.redis.key('event-retention');
-      if ((await this.redis.client.set(claim, '1', 'PX', EVERY_MS - 1000, 'NX')) !== 'OK') return 0;
+      if (!(await this.redis.claimRound('event-retention', EVERY_MS - 1000))) return 0;
       const removed = await this.jobs.pruneEvents(
         new Date(now - this.config.eventRetentionSec * 1000),
       );

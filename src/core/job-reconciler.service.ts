@@ -52,9 +52,8 @@ export class JobReconcilerService implements OnApplicationBootstrap, OnApplicati
 
   private async round(): Promise<void> {
     try {
-      const claim = this.redis.key('reconcile');
       const hold = Math.max(1000, this.config.reliability.reconcileIntervalMs - 500);
-      if ((await this.redis.client.set(claim, '1', 'PX', hold, 'NX')) !== 'OK') return;
+      if (!(await this.redis.claimRound('reconcile', hold))) return;
       await this.reconcile();
     } catch (error) {
       this.logger.warn(`reconcile: ${(error as Error).message}`);

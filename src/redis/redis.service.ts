@@ -27,6 +27,11 @@ export class RedisService implements OnApplicationShutdown {
     return [this.config.prefix, ...parts].join(':');
   }
 
+  /** True for the one process that claims this round of a periodic chore across the cluster. */
+  async claimRound(chore: string, holdMs: number): Promise<boolean> {
+    return (await this.client.set(this.key(chore), '1', 'PX', holdMs, 'NX')) === 'OK';
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.client.ping()) === 'PONG';
