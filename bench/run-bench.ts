@@ -34,7 +34,8 @@ const USAGE = `npm run bench -- [--rates 500,1000,1500] [--seconds 10] [--client
                      [--concurrency 50] [--warmup 500] [--apis 1] [--workers 1] [--no-bare] [--profile]
 --warmup: the rate of the unreported 5 s warm-up step (the bare pipeline's is 500; 0 skips it)
 --apis, --workers: how many Conveyor api and worker processes (sockets and submits are spread
-  over the apis; each worker process runs --concurrency jobs at a time)`;
+  over the apis; each worker process runs --concurrency jobs at a time)
+BENCH_NODE_ARGS (environment): node flags for the Conveyor processes, e.g. "--max-semi-space-size=64"`;
 
 interface Options {
   rates: number[];
@@ -153,9 +154,10 @@ function printConveyorTable(run: ConveyorRun, options: Options): void {
 }
 
 async function runConveyor(options: Options, profileDir: string | undefined): Promise<ConveyorRun> {
-  const nodeArgs = profileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '-r', PROFILE_HOOK]
-    : [];
+  const nodeArgs = [
+    ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '-r', PROFILE_HOOK] : []),
+  ];
   const stack = new ConveyorStack({
     root: ROOT,
     entry: ENTRY,

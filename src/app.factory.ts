@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SwaggerModule } from '@nestjs/swagger';
-import { json, type NextFunction, type Request, type Response } from 'express';
+import { json, type Application, type NextFunction, type Request, type Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { runsApi, type AppConfig } from './config/app-config';
@@ -21,6 +21,10 @@ export const API_PREFIX = 'api/v1';
 
 function setUpHttp(app: INestApplication, config: AppConfig, kinds: readonly JobKind[]): void {
   (app.getHttpServer() as Server).on('clientError', answerClientError);
+  // Job answers change with every poll: hashing each body for an ETag costs more than it saves.
+  const express = app.getHttpAdapter().getInstance() as Application;
+  express.set('etag', false);
+  express.disable('x-powered-by');
   app.use(app.get(MetricsService).httpMiddleware);
   app.use(json({ limit: config.bodyLimitBytes }));
   app.use(bodyParserErrorHandler(config.bodyLimitBytes));

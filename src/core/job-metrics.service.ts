@@ -8,6 +8,8 @@ import { TERMINAL_STATUSES } from './job.types';
 export const JOB_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 const SEP = '\t';
+/** The one field added by fractions (HINCRBYFLOAT); the others count by whole numbers. */
+const SUM = `${SEP}sum`;
 
 export interface LabelledCount {
   kind: string;
@@ -33,17 +35,21 @@ export interface JobMetricsSnapshot {
  * Job counters shared by every process: a job finishes in whichever process applies its last
  * change (a worker, or the api for a cancel or an external worker), and workers serve no HTTP,
  * so the counts live in Redis, where any api instance reads the cluster-wide totals.
+ *
+ * The counts of one event-loop turn are summed here and leave as one MULTI: under load a turn
+ * holds a whole write batch's events, and one round trip per event cost more than the event.
  */
 @Injectable()
 export class JobMetricsService {
   private readonly logger = new Logger(JobMetricsService.name);
+  private pending = new Map<string, Map<string, number>>();
+  private flushing: Promise<void> | undefined;
 
   constructor(private readonly redis: RedisService) {}
 
   /** Counts an event just persisted; a job's end also counts the job and its duration. */
-  async record(event: StoredEvent, job?: Job): Promise<void> {
-    const multi = this.redis.client.multi();
-    multi.hincrby(this.key('events'), `${event.kind}${SEP}${event.status}`, 1);
+  record(event: StoredEvent, job?: Job): Promise<void> {
+    this.add('events', `${event.kind}${SEP}${event.status}`, 1);
     const finished =
       job !== undefined && (TERMINAL_STATUSES as readonly string[]).includes(event.status);
     if (finished) {
@@ -52,16 +58,40 @@ export class JobMetricsService {
         ((job.finishedAt ?? event.createdAt).getTime() - job.createdAt.getTime()) / 1000,
       );
       const bucket = JOB_DURATION_BUCKETS.find((bound) => seconds <= bound);
-      multi.hincrby(this.key('jobs'), `${job.kind}${SEP}${event.status}`, 1);
-      multi.hincrby(this.key('duration'), `${job.kind}${SEP}${bucket ?? '+Inf'}`, 1);
-      multi.hincrby(this.key('duration'), `${job.kind}${SEP}count`, 1);
-      multi.hincrbyfloat(this.key('duration'), `${job.kind}${SEP}sum`, seconds);
+      this.add('jobs', `${job.kind}${SEP}${event.status}`, 1);
+      this.add('duration', `${job.kind}${SEP}${bucket ?? '+Inf'}`, 1);
+      this.add('duration', `${job.kind}${SEP}count`, 1);
+      this.add('duration', `${job.kind}${SUM}`, seconds);
+    }
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.flush(),
+    );
+    return this.flushing;
+  }
+
+  private add(hash: string, field: string, by: number): void {
+    let fields = this.pending.get(hash);
+    if (!fields) this.pending.set(hash, (fields = new Map<string, number>()));
+    fields.set(field, (fields.get(field) ?? 0) + by);
+  }
+
+  private async flush(): Promise<void> {
+    const counts = this.pending;
+    this.pending = new Map();
+    this.flushing = undefined;
+    const multi = this.redis.client.multi();
+    for (const [hash, fields] of counts) {
+      for (const [field, by] of fields) {
+        if (field.endsWith(SUM)) multi.hincrbyfloat(this.key(hash), field, by);
+        else multi.hincrby(this.key(hash), field, by);
+      }
     }
     try {
       await multi.exec();
     } catch (error) {
       // A lost count must never fail or delay the job itself.
-      this.logger.warn(`metrics for event ${event.id} not counted: ${(error as Error).message}`);
+      const events = [...(counts.get('events')?.values() ?? [])].reduce((a, b) => a + b, 0);
+      this.logger.warn(`metrics for ${events} event(s) not counted: ${(error as Error).message}`);
     }
   }
 

@@ -99,23 +99,11 @@ const SWAGGER_PROPERTY = 'swagger/apiModelProperties';
  */
 export function nullErrors(instance: object, path = ''): ValidationError[] {
   const errors: ValidationError[] = [];
-  const type = instance.constructor;
-  const metadata = getMetadataStorage().getTargetValidationMetadatas(type, '', true, false);
-  const byProperty = new Map<string, string[]>();
-  for (const meta of metadata) {
-    // @IsOptional is a conditional validation named isOptional; @ValidateIf is another one.
-    const mark = meta.name === 'isOptional' ? 'optional' : meta.type;
-    byProperty.set(meta.propertyName, [...(byProperty.get(meta.propertyName) ?? []), mark]);
-  }
   const record = instance as Record<string, unknown>;
-  for (const [property, kinds] of byProperty) {
+  for (const { property, optional, nested, nullable } of nullRules(instance.constructor)) {
     const value = record[property];
     const field = joinPath(path, property);
-    if (
-      value === null &&
-      kinds.includes('optional') &&
-      !declaredNullable(type.prototype as object, property)
-    ) {
+    if (value === null && optional && !nullable) {
       errors.push({
         property: field,
         value,
@@ -123,7 +111,7 @@ export function nullErrors(instance: object, path = ''): ValidationError[] {
         children: [],
         constraints: { isNotNull: `${field} must not be null; omit it to leave it unset` },
       });
-    } else if (kinds.includes('nestedValidation') && typeof value === 'object' && value !== null) {
+    } else if (nested && typeof value === 'object' && value !== null) {
       const items: [string, unknown][] = Array.isArray(value)
         ? value.map((item, index) => [joinPath(field, index), item])
         : [[field, value]];
@@ -135,6 +123,41 @@ export function nullErrors(instance: object, path = ''): ValidationError[] {
     }
   }
   return errors;
+}
+
+interface NullRule {
+  property: string;
+  optional: boolean;
+  nested: boolean;
+  nullable: boolean;
+}
+
+const nullRuleCache = new WeakMap<object, NullRule[]>();
+
+/** What the null rule needs of a DTO class, read from its decorators once. */
+function nullRules(type: object): NullRule[] {
+  const cached = nullRuleCache.get(type);
+  if (cached) return cached;
+  const metadata = getMetadataStorage().getTargetValidationMetadatas(
+    type as Type<object>,
+    '',
+    true,
+    false,
+  );
+  const byProperty = new Map<string, string[]>();
+  for (const meta of metadata) {
+    // @IsOptional is a conditional validation named isOptional; @ValidateIf is another one.
+    const mark = meta.name === 'isOptional' ? 'optional' : meta.type;
+    byProperty.set(meta.propertyName, [...(byProperty.get(meta.propertyName) ?? []), mark]);
+  }
+  const rules = [...byProperty].map(([property, kinds]) => ({
+    property,
+    optional: kinds.includes('optional'),
+    nested: kinds.includes('nestedValidation'),
+    nullable: declaredNullable((type as Type<object>).prototype as object, property),
+  }));
+  nullRuleCache.set(type, rules);
+  return rules;
 }
 
 function declaredNullable(prototype: object, property: string): boolean {

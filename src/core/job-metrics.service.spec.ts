@@ -1,0 +1,97 @@
+import type { Job } from '../generated/prisma/client';
+import type { RedisService } from '../redis/redis.service';
+import { JobMetricsService } from './job-metrics.service';
+import type { StoredEvent } from './job.repository';
+
+type Call = [command: string, key: string, field: string, by: number];
+
+/** A RedisService whose MULTIs are recorded; `fail` makes exec reject like a lost connection. */
+function fakeRedis(fail = false) {
+  const execs: Call[][] = [];
+  const redis = {
+    key: (...parts: string[]) => ['test', ...parts].join(':'),
+    client: {
+      multi: () => {
+        const calls: Call[] = [];
+        const multi = {
+          hincrby: (key: string, field: string, by: number) => {
+            calls.push(['hincrby', key, field, by]);
+            return multi;
+          },
+          hincrbyfloat: (key: string, field: string, by: number) => {
+            calls.push(['hincrbyfloat', key, field, by]);
+            return multi;
+          },
+          exec: () => {
+            execs.push(calls);
+            return fail ? Promise.reject(new Error('Connection is closed.')) : Promise.resolve([]);
+          },
+        };
+        return multi;
+      },
+    },
+  } as unknown as RedisService;
+  return { redis, execs };
+}
+
+function event(id: number, status: string): StoredEvent {
+  return {
+    id: BigInt(id),
+    jobId: `job-${id}`,
+    userId: 'u1',
+    kind: 'echo',
+    status,
+    progress: 0,
+    message: null,
+    result: null,
+    error: null,
+    output: null,
+    createdAt: new Date(10_000),
+    previousEventId: null,
+  };
+}
+
+const job = { kind: 'echo', createdAt: new Date(8_000), finishedAt: new Date(9_500) } as Job;
+
+describe('JobMetricsService.record', () => {
+  it('sums the counts of one event-loop turn into one MULTI, durations by HINCRBYFLOAT', async () => {
+    const { redis, execs } = fakeRedis();
+    const metrics = new JobMetricsService(redis);
+    await Promise.all([
+      metrics.record(event(1, 'created')),
+      metrics.record(event(2, 'created')),
+      metrics.record(event(3, 'done'), job),
+      metrics.record(event(4, 'done'), job),
+    ]);
+    expect(execs).toHaveLength(1);
+    expect(execs[0]).toEqual(
+      expect.arrayContaining([
+        ['hincrby', 'test:metrics:events', 'echo\tcreated', 2],
+        ['hincrby', 'test:metrics:events', 'echo\tdone', 2],
+        ['hincrby', 'test:metrics:jobs', 'echo\tdone', 2],
+        ['hincrby', 'test:metrics:duration', 'echo\t2.5', 2],
+        ['hincrby', 'test:metrics:duration', 'echo\tcount', 2],
+        ['hincrbyfloat', 'test:metrics:duration', 'echo\tsum', 3],
+      ]),
+    );
+    expect(execs[0]).toHaveLength(6);
+  });
+
+  it('starts a new MULTI for the counts of a later turn', async () => {
+    const { redis, execs } = fakeRedis();
+    const metrics = new JobMetricsService(redis);
+    await metrics.record(event(1, 'created'));
+    await metrics.record(event(2, 'processing'));
+    expect(execs).toEqual([
+      [['hincrby', 'test:metrics:events', 'echo\tcreated', 1]],
+      [['hincrby', 'test:metrics:events', 'echo\tprocessing', 1]],
+    ]);
+  });
+
+  it('resolves when Redis refuses the counts: a lost count never fails the job', async () => {
+    const { redis, execs } = fakeRedis(true);
+    const metrics = new JobMetricsService(redis);
+    await expect(metrics.record(event(1, 'done'), job)).resolves.toBeUndefined();
+    expect(execs).toHaveLength(1);
+  });
+});
