@@ -128,6 +128,17 @@ describe('applyMigrations on PostgreSQL', () => {
     ]);
   });
 
+  it('leaves the group-commit write function as the only job write function', async () => {
+    const functions = await withExecutor(db.url, (x) =>
+      x.query<{ proname: string }>(
+        `SELECT proname FROM pg_proc
+          WHERE pronamespace = current_schema()::regnamespace AND proname LIKE 'conveyor_%'
+          ORDER BY proname`,
+      ),
+    );
+    expect(functions.map((f) => f.proname)).toEqual(['conveyor_write_jobs']);
+  });
+
   it('applies nothing the second time', async () => {
     await expect(migrateOnce(db.url)).resolves.toEqual([]);
   });
