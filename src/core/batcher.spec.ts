@@ -1,6 +1,11 @@
 import { Batcher } from './batcher';
 
-function recording(options: { windowMs: number; maxSize: number; maxInFlight: number }) {
+function recording(options: {
+  windowMs: number;
+  maxSize: number;
+  maxInFlight: number;
+  sameTick?: boolean;
+}) {
   const batches: number[][] = [];
   const gates: (() => void)[] = [];
   let hold = false;
@@ -23,6 +28,25 @@ describe('Batcher', () => {
     const outcomes = await Promise.all([1, 2, 3].map((n) => batcher.add(n)));
     expect(outcomes).toEqual(['done 1', 'done 2', 'done 3']);
     expect(batches).toEqual([[1, 2, 3]]);
+  });
+
+  it('sameTick: runs what the promise chains of one tick added, before the next I/O turn', async () => {
+    const { batcher, batches } = recording({
+      windowMs: 0,
+      maxSize: 100,
+      maxInFlight: 1,
+      sameTick: true,
+    });
+    let immediateRan = false;
+    setImmediate(() => (immediateRan = true));
+    const chains = [1, 2, 3].map(async (n) => {
+      // Items reach the batcher a few promise hops apart, as lifecycle writes do.
+      for (let hop = 0; hop < n * 2; hop += 1) await Promise.resolve();
+      return batcher.add(n);
+    });
+    await expect(Promise.all(chains)).resolves.toEqual(['done 1', 'done 2', 'done 3']);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(immediateRan).toBe(false);
   });
 
   it('does not wait the window when nothing is being written', async () => {

@@ -9,6 +9,12 @@ export interface BatcherOptions {
   maxSize: number;
   /** Batches run at the same time; items added meanwhile wait and join the next one. */
   maxInFlight: number;
+  /**
+   * Idle, run what was added once the current tick's promise chains have settled
+   * (process.nextTick) instead of after I/O (setImmediate): for items that all come from one
+   * settled result, to leave together with the other Redis commands of that tick.
+   */
+  sameTick?: boolean;
 }
 
 interface Waiting<I, O> {
@@ -28,6 +34,7 @@ export class Batcher<I, O> {
   private queued: Waiting<I, O>[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  private tickPending = false;
   private inFlight = 0;
   private readonly running = new Set<Promise<void>>();
 
@@ -53,11 +60,17 @@ export class Batcher<I, O> {
   }
 
   private schedule(): void {
-    if (this.timer || this.immediate) return;
+    if (this.timer || this.immediate || this.tickPending) return;
     // Idle, nothing is gained by waiting: the items of this tick go at once. Busy, the window
     // gathers more per round trip (and a running batch's end sends them sooner).
     if (this.options.windowMs > 0 && this.inFlight > 0) {
       this.timer = setTimeout(() => this.flush(), this.options.windowMs);
+    } else if (this.options.sameTick) {
+      this.tickPending = true;
+      process.nextTick(() => {
+        this.tickPending = false;
+        this.flush();
+      });
     } else {
       this.immediate = setImmediate(() => this.flush());
     }

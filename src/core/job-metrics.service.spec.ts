@@ -5,33 +5,18 @@ import type { StoredEvent } from './job.repository';
 
 type Call = [command: string, key: string, field: string, by: number];
 
-/** A RedisService whose MULTIs are recorded; `fail` makes exec reject like a lost connection. */
+/** A RedisService whose commands are recorded; `fail` makes them reject like a lost connection. */
 function fakeRedis(fail = false) {
-  const execs: Call[][] = [];
+  const calls: Call[] = [];
+  const command = (name: string) => (key: string, field: string, by: number) => {
+    calls.push([name, key, field, by]);
+    return fail ? Promise.reject(new Error('Connection is closed.')) : Promise.resolve(1);
+  };
   const redis = {
     key: (...parts: string[]) => ['test', ...parts].join(':'),
-    client: {
-      multi: () => {
-        const calls: Call[] = [];
-        const multi = {
-          hincrby: (key: string, field: string, by: number) => {
-            calls.push(['hincrby', key, field, by]);
-            return multi;
-          },
-          hincrbyfloat: (key: string, field: string, by: number) => {
-            calls.push(['hincrbyfloat', key, field, by]);
-            return multi;
-          },
-          exec: () => {
-            execs.push(calls);
-            return fail ? Promise.reject(new Error('Connection is closed.')) : Promise.resolve([]);
-          },
-        };
-        return multi;
-      },
-    },
+    client: { hincrby: command('hincrby'), hincrbyfloat: command('hincrbyfloat') },
   } as unknown as RedisService;
-  return { redis, execs };
+  return { redis, calls };
 }
 
 function event(id: number, status: string): StoredEvent {
@@ -54,8 +39,8 @@ function event(id: number, status: string): StoredEvent {
 const job = { kind: 'echo', createdAt: new Date(8_000), finishedAt: new Date(9_500) } as Job;
 
 describe('JobMetricsService.record', () => {
-  it('sums the counts of one event-loop turn into one MULTI, durations by HINCRBYFLOAT', async () => {
-    const { redis, execs } = fakeRedis();
+  it('sums the counts of one tick into one command per field, durations by HINCRBYFLOAT', async () => {
+    const { redis, calls } = fakeRedis();
     const metrics = new JobMetricsService(redis);
     await Promise.all([
       metrics.record(event(1, 'created')),
@@ -63,8 +48,7 @@ describe('JobMetricsService.record', () => {
       metrics.record(event(3, 'done'), job),
       metrics.record(event(4, 'done'), job),
     ]);
-    expect(execs).toHaveLength(1);
-    expect(execs[0]).toEqual(
+    expect(calls).toEqual(
       expect.arrayContaining([
         ['hincrby', 'test:metrics:events', 'echo\tcreated', 2],
         ['hincrby', 'test:metrics:events', 'echo\tdone', 2],
@@ -74,24 +58,26 @@ describe('JobMetricsService.record', () => {
         ['hincrbyfloat', 'test:metrics:duration', 'echo\tsum', 3],
       ]),
     );
-    expect(execs[0]).toHaveLength(6);
+    expect(calls).toHaveLength(6);
   });
 
-  it('starts a new MULTI for the counts of a later turn', async () => {
-    const { redis, execs } = fakeRedis();
+  it('sends nothing before the tick settles, and the counts of a later tick on their own', async () => {
+    const { redis, calls } = fakeRedis();
     const metrics = new JobMetricsService(redis);
-    await metrics.record(event(1, 'created'));
+    const first = metrics.record(event(1, 'created'));
+    expect(calls).toEqual([]);
+    await first;
     await metrics.record(event(2, 'processing'));
-    expect(execs).toEqual([
-      [['hincrby', 'test:metrics:events', 'echo\tcreated', 1]],
-      [['hincrby', 'test:metrics:events', 'echo\tprocessing', 1]],
+    expect(calls).toEqual([
+      ['hincrby', 'test:metrics:events', 'echo\tcreated', 1],
+      ['hincrby', 'test:metrics:events', 'echo\tprocessing', 1],
     ]);
   });
 
   it('resolves when Redis refuses the counts: a lost count never fails the job', async () => {
-    const { redis, execs } = fakeRedis(true);
+    const { redis, calls } = fakeRedis(true);
     const metrics = new JobMetricsService(redis);
     await expect(metrics.record(event(1, 'done'), job)).resolves.toBeUndefined();
-    expect(execs).toHaveLength(1);
+    expect(calls).toHaveLength(5);
   });
 });

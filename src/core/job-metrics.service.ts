@@ -36,8 +36,10 @@ export interface JobMetricsSnapshot {
  * change (a worker, or the api for a cancel or an external worker), and workers serve no HTTP,
  * so the counts live in Redis, where any api instance reads the cluster-wide totals.
  *
- * The counts of one event-loop turn are summed here and leave as one MULTI: under load a turn
- * holds a whole write batch's events, and one round trip per event cost more than the event.
+ * The counts of one tick are summed here and sent once its promise chains have settled, as plain
+ * commands on the auto-pipelined client: under load a tick holds a whole write batch's events,
+ * and they leave in one write with the batch's PUBLISH (one MULTI per event cost about a fifth
+ * of a worker's CPU). Each HINCRBY is atomic; nothing needs the counts to move together.
  */
 @Injectable()
 export class JobMetricsService {
@@ -63,7 +65,7 @@ export class JobMetricsService {
       this.add('duration', `${job.kind}${SEP}count`, 1);
       this.add('duration', `${job.kind}${SUM}`, seconds);
     }
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+    this.flushing ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(() =>
       this.flush(),
     );
     return this.flushing;
@@ -79,19 +81,25 @@ export class JobMetricsService {
     const counts = this.pending;
     this.pending = new Map();
     this.flushing = undefined;
-    const multi = this.redis.client.multi();
+    const client = this.redis.client;
+    const sent: Promise<unknown>[] = [];
     for (const [hash, fields] of counts) {
       for (const [field, by] of fields) {
-        if (field.endsWith(SUM)) multi.hincrbyfloat(this.key(hash), field, by);
-        else multi.hincrby(this.key(hash), field, by);
+        sent.push(
+          field.endsWith(SUM)
+            ? client.hincrbyfloat(this.key(hash), field, by)
+            : client.hincrby(this.key(hash), field, by),
+        );
       }
     }
-    try {
-      await multi.exec();
-    } catch (error) {
+    const failed = (await Promise.allSettled(sent)).find(
+      (outcome) => outcome.status === 'rejected',
+    );
+    if (failed) {
       // A lost count must never fail or delay the job itself.
       const events = [...(counts.get('events')?.values() ?? [])].reduce((a, b) => a + b, 0);
-      this.logger.warn(`metrics for ${events} event(s) not counted: ${(error as Error).message}`);
+      const reason = (failed.reason as Error).message;
+      this.logger.warn(`metrics for ${events} event(s) not (all) counted: ${reason}`);
     }
   }
 

@@ -3,7 +3,7 @@ import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestj
 import { Prisma, type Job, type JobEvent, type PrismaClient } from '../generated/prisma/client';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { WRITE_BATCH_DEFAULTS } from '../config/write-batch.config';
-import { PRISMA } from '../database/database.tokens';
+import { PRISMA, SQL, type SqlQuery } from '../database/database.tokens';
 import { Batcher } from './batcher';
 import { guardDependency } from './job.errors';
 import { planTransition, type EventDraft, type JobChange } from './job-transition';
@@ -74,6 +74,15 @@ interface WriteRow {
   event_at: Date;
 }
 
+/** A row as the driver gives it: pg reads int8 as a string, PGlite as a number or bigint. */
+interface RawWriteRow extends Record<string, unknown> {
+  idx: number;
+  job: Record<string, unknown> | null;
+  event_id: string | number | bigint;
+  previous_event_id: string | number | bigint | null;
+  event_at: Date | string;
+}
+
 const DATE_COLUMNS = ['createdAt', 'updatedAt', 'startedAt', 'finishedAt'] as const;
 
 function fromWriteRow(
@@ -126,6 +135,7 @@ export class JobRepository implements OnApplicationShutdown {
 
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(SQL) private readonly sql: SqlQuery,
     @Optional() @Inject(APP_CONFIG) config?: AppConfig,
   ) {
     this.writes = new Batcher(
@@ -161,10 +171,24 @@ export class JobRepository implements OnApplicationShutdown {
 
   /** One call for the whole batch; each item answered by its index. */
   private async writeBatch(items: WriteItem[]): Promise<WriteAnswer[]> {
-    const rows = await this.prisma.$queryRaw<(WriteRow & { idx: number })[]>`
-      SELECT * FROM conveyor_write_jobs(${JSON.stringify(items)}::jsonb)`;
+    // Plain SQL, not $queryRaw: on this, the hottest call, Prisma's own work per call was about
+    // as much CPU again as the driver's (measured 170-290 µs a call).
+    const rows = await this.sql<RawWriteRow>('SELECT * FROM conveyor_write_jobs($1::jsonb)', [
+      JSON.stringify(items),
+    ]);
     const answers: WriteAnswer[] = items.map(() => 'refused');
-    for (const row of rows) answers[row.idx] = row.job === null ? 'taken' : row;
+    for (const row of rows) {
+      answers[row.idx] =
+        row.job === null
+          ? 'taken'
+          : {
+              job: row.job,
+              event_id: BigInt(row.event_id),
+              previous_event_id:
+                row.previous_event_id === null ? null : BigInt(row.previous_event_id),
+              event_at: new Date(row.event_at),
+            };
+    }
     return answers;
   }
 

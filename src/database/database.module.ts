@@ -10,7 +10,7 @@ import {
 import type { PrismaClient } from '../generated/prisma/client';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { openDatabase } from './prisma-client.factory';
-import { PRISMA } from './database.tokens';
+import { PRISMA, SQL, type SqlQuery } from './database.tokens';
 
 export const MIGRATIONS_DIR = resolve(__dirname, '../../prisma/migrations');
 const DATABASE_HANDLE = Symbol('DATABASE_HANDLE');
@@ -58,8 +58,13 @@ export class DatabaseService implements OnApplicationShutdown {
       inject: [DATABASE_HANDLE],
       useFactory: (handle: DatabaseHandle): PrismaClient => handle.prisma,
     },
+    {
+      provide: SQL,
+      inject: [DATABASE_HANDLE],
+      useFactory: (handle: DatabaseHandle): SqlQuery => handle.query,
+    },
     DatabaseService,
   ],
-  exports: [PRISMA, DatabaseService],
+  exports: [PRISMA, SQL, DatabaseService],
 })
 export class DatabaseModule {}

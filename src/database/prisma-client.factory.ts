@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Extension } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client';
+import type { SqlQuery } from './database.tokens';
 import { applyMigrations, pgExecutor, pgliteExecutor } from './migrator';
 
 // Subpath export that this project's moduleResolution cannot type (it resolves at run time).
@@ -27,6 +28,8 @@ export interface OpenDatabaseOptions {
 
 export interface OpenedDatabase {
   prisma: PrismaClient;
+  /** Plain SQL over Prisma's own connections (the pool, or the one PGlite session). */
+  query: SqlQuery;
   kind: 'postgres' | 'pglite';
   close(): Promise<void>;
 }
@@ -53,19 +56,25 @@ async function openPostgres(
       await client.end();
     }
   }
-  const adapter = new PrismaPg(
-    { connectionString, max: opts.poolSize ?? DEFAULT_POOL_SIZE },
-    // Without a listener an idle pooled connection dropped by the server crashes the process.
-    { onPoolError: (error) => log(`postgres pool error: ${error.message}`) },
-  );
-  const prisma = new PrismaClient({ adapter });
+  const pool = new Pool({ connectionString, max: opts.poolSize ?? DEFAULT_POOL_SIZE });
+  // Without a listener an idle pooled connection dropped by the server crashes the process.
+  pool.on('error', (error) => log(`postgres pool error: ${error.message}`));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const close = async () => {
+    await prisma.$disconnect();
+    await pool.end();
+  };
   try {
     await prisma.$connect();
   } catch (error) {
-    await prisma.$disconnect().catch(() => undefined);
+    await close().catch(() => undefined);
     throw error;
   }
-  return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
+  const query: SqlQuery = async <R extends Record<string, unknown>>(
+    text: string,
+    params: readonly unknown[],
+  ) => (await pool.query<R>(text, [...params])).rows;
+  return { prisma, query, kind: 'postgres', close };
 }
 
 async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
@@ -75,8 +84,13 @@ async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
     if (opts.migrate) await applyMigrations(pgliteExecutor(db), opts.migrationsDir, opts.log);
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
     await prisma.$connect();
+    const query: SqlQuery = async <R extends Record<string, unknown>>(
+      text: string,
+      params: readonly unknown[],
+    ) => (await db.query<R>(text, [...params])).rows;
     return {
       prisma,
+      query,
       kind: 'pglite',
       close: async () => {
         await prisma.$disconnect();

@@ -19,7 +19,7 @@ describe('JobRepository writes (real PostgreSQL)', () => {
       migrationsDir: MIGRATIONS_DIR,
       migrate: true,
     });
-    jobs = new JobRepository(opened.prisma);
+    jobs = new JobRepository(opened.prisma, opened.query);
   });
 
   afterAll(async () => {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Prisma, type PrismaClient } from '../../src/generated/prisma/client';
 import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
+import { JobRepository } from '../../src/core/job.repository';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 // Real PGlite, loaded outside Jest's module sandbox (see nativePGliteModule).
@@ -458,6 +459,41 @@ describe.each([postgres(), pglite()])('on a freshly migrated $name database', (b
   it('has exactly the foreign keys of the schema, with their referential actions', async () => {
     const expected = byTableAndName(schema.flatMap(expectedForeignKeys));
     expect(byTableAndName(await actualForeignKeys(prisma()))).toEqual(expected);
+  });
+
+  it('writes and reads back jobs through the group commit over its plain-SQL path', async () => {
+    const jobs = new JobRepository(prisma(), opened!.query);
+    const userId = `batch-${randomUUID()}`;
+    const base = {
+      kind: 'echo',
+      userId,
+      projectId: 'p',
+      requestId: null,
+      priority: 5,
+      params: { text: 'hi', nested: { n: 1 } },
+      maxAttempts: 2,
+      idempotencyKey: null,
+      idempotencyHash: null,
+    };
+    const [first, second] = await Promise.all([
+      jobs.create({ ...base, id: randomUUID() }),
+      jobs.create({ ...base, id: randomUUID() }),
+    ]);
+    if (!first.created || !second.created) throw new Error('expected two new jobs');
+    expect(typeof first.event.id).toBe('bigint');
+    expect(second.event.previousEventId).toBe(first.event.id);
+    expect(first.job.createdAt).toBeInstanceOf(Date);
+    expect(first.event.createdAt).toBeInstanceOf(Date);
+    expect(first.job.params).toEqual(base.params);
+    const started = await jobs.transition(
+      first.job.id,
+      { type: 'processing', attempt: 1 },
+      first.job,
+    );
+    expect(started?.job).toMatchObject({ status: 'processing', attempts: 1 });
+    expect(started?.job.startedAt).toBeInstanceOf(Date);
+    expect(started?.event.previousEventId).toBe(second.event.id);
+    await jobs.onApplicationShutdown();
   });
 
   it('round-trips a Job and a JobEvent with every column set', async () => {
