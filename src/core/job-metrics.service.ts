@@ -39,7 +39,8 @@ export interface JobMetricsSnapshot {
  * The counts of one tick are summed here and sent once its promise chains have settled, as plain
  * commands on the auto-pipelined client: under load a tick holds a whole write batch's events,
  * and they leave in one write with the batch's PUBLISH (with one MULTI per event, their writes
- * alone were a tenth of a worker's CPU). Each HINCRBY is atomic; nothing needs the counts to move together.
+ * alone were a tenth of a worker's CPU). Each HINCRBY is atomic; nothing needs the counts to
+ * move together.
  */
 @Injectable()
 export class JobMetricsService {
