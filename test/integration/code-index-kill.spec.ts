@@ -9,6 +9,7 @@ import { CodeIndexerService } from '../../src/kinds/indexing/code-indexer.servic
 import { EmbeddingsService } from '../../src/llm/embeddings.service';
 import { CodeIndexRepository } from '../../src/search/code-index.repository';
 import { git, writeFiles } from '../support/code-index';
+import { TS_CHILD_REGISTER } from '../support/conveyor-process';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { waitFor } from '../support/wait';
 
@@ -65,7 +66,7 @@ describe('an indexing process killed half-way (SIGKILL)', () => {
     });
     const child = spawn(
       process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(__dirname, '../support/index-child.ts')],
+      ['-r', TS_CHILD_REGISTER, join(__dirname, '../support/index-child.ts')],
       {
         env: {
           ...process.env,

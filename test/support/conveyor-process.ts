@@ -14,6 +14,8 @@ export interface ReadyInfo {
 
 const ROOT = resolve(__dirname, '../..');
 const ENTRY = 'test/support/conveyor-main.ts';
+/** ts-node with SWC (see the file). */
+export const TS_CHILD_REGISTER = resolve(__dirname, 'ts-child-register.js');
 const READY = /conveyor (api|worker|all) ready(?: on port (\d+))?/;
 const TAIL_CHARS = 4000;
 
@@ -37,7 +39,7 @@ function tail(text: string): string {
   return text.length > TAIL_CHARS ? `…${text.slice(-TAIL_CHARS)}` : text;
 }
 
-/** One Conveyor child process (`test/support/conveyor-main.ts` under ts-node). */
+/** One Conveyor child process (`test/support/conveyor-main.ts` under ts-node with SWC). */
 export class ConveyorProcess {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -51,7 +53,7 @@ export class ConveyorProcess {
     env: Record<string, string>,
     entry = ENTRY,
   ) {
-    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', entry], {
+    this.child = spawn(process.execPath, ['-r', TS_CHILD_REGISTER, entry], {
       cwd: ROOT,
       env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
