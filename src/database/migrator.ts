@@ -8,13 +8,14 @@ export type SqlRow = Record<string, unknown>;
 
 /** The two operations the migrator needs, over any PostgreSQL session (pg or PGlite). */
 export interface SqlExecutor {
-  /** One statement, bind parameters allowed. */
-  query<R extends SqlRow = SqlRow>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** One statement, bind parameters allowed; needs no `this`, so it can be handed on alone. */
+  query: <R extends SqlRow = SqlRow>(sql: string, params?: readonly unknown[]) => Promise<R[]>;
   /** A whole script of statements (simple query protocol), no parameters. */
   exec(sql: string): Promise<void>;
 }
 
-export function pgExecutor(client: ClientBase): SqlExecutor {
+/** A session (`Client`), or a `Pool` when only `query` is used: each query takes any connection. */
+export function pgExecutor(client: Pick<ClientBase, 'query'>): SqlExecutor {
   return {
     async query<R extends SqlRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
       const result = await client.query<R>(sql, [...params]);

@@ -70,11 +70,7 @@ async function openPostgres(
     await close().catch(() => undefined);
     throw error;
   }
-  const query: SqlQuery = async <R extends Record<string, unknown>>(
-    text: string,
-    params: readonly unknown[],
-  ) => (await pool.query<R>(text, [...params])).rows;
-  return { prisma, query, kind: 'postgres', close };
+  return { prisma, query: pgExecutor(pool).query, kind: 'postgres', close };
 }
 
 async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
@@ -84,13 +80,9 @@ async function openPglite(opts: OpenDatabaseOptions): Promise<OpenedDatabase> {
     if (opts.migrate) await applyMigrations(pgliteExecutor(db), opts.migrationsDir, opts.log);
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
     await prisma.$connect();
-    const query: SqlQuery = async <R extends Record<string, unknown>>(
-      text: string,
-      params: readonly unknown[],
-    ) => (await db.query<R>(text, [...params])).rows;
     return {
       prisma,
-      query,
+      query: pgliteExecutor(db).query,
       kind: 'pglite',
       close: async () => {
         await prisma.$disconnect();

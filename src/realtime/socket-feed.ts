@@ -24,7 +24,8 @@ const PAGE = 500;
  * How long an event that overtook its predecessor waits for it before the gap is read from the
  * database. A job's `created` comes from the api and its `processing` from a worker, which under
  * load often wins by the api's event-loop lag (measured up to ~250 ms): at 100 ms one job in 80
- * cost a database read; a truly lost message (rare: a resubscribe reads its gap at once) waits longer.
+ * cost a database read. A truly lost message waits longer; that is rare, as a resubscribe reads
+ * its gap at once.
  */
 export const REORDER_WAIT_MS = 500;
 
