@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/app-config';
-import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
+import type { OpenedDatabase } from '../../src/database/prisma-client.factory';
+import { MIGRATIONS_DIR, openMigrated } from '../support/migrated-database';
 import { CodeIndexerService } from '../../src/kinds/indexing/code-indexer.service';
 import { EmbeddingsService } from '../../src/llm/embeddings.service';
 import { CodeIndexRepository } from '../../src/search/code-index.repository';
@@ -13,7 +14,6 @@ import { TS_CHILD_REGISTER } from '../support/conveyor-process';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { waitFor } from '../support/wait';
 
-const MIGRATIONS_DIR = resolve(__dirname, '../../prisma/migrations');
 const FILES = 600;
 
 describe('an indexing process killed half-way (SIGKILL)', () => {
@@ -23,12 +23,7 @@ describe('an indexing process killed half-way (SIGKILL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    opened = await openDatabase({
-      databaseUrl: db.url,
-      dataDir: '',
-      migrationsDir: MIGRATIONS_DIR,
-      migrate: true,
-    });
+    opened = await openMigrated(db.url);
     root = mkdtempSync(join(tmpdir(), 'conveyor-index-kill-'));
     git(root, 'init', '-q', '-b', 'main');
     writeFiles(

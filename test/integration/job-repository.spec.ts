@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import * as path from 'node:path';
 import { JobRepository } from '../../src/core/job.repository';
-import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
+import type { OpenedDatabase } from '../../src/database/prisma-client.factory';
+import { openMigrated } from '../support/migrated-database';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-
-const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
 
 describe('JobRepository writes (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -13,12 +11,7 @@ describe('JobRepository writes (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    opened = await openDatabase({
-      databaseUrl: db.url,
-      dataDir: 'unused',
-      migrationsDir: MIGRATIONS_DIR,
-      migrate: true,
-    });
+    opened = await openMigrated(db.url);
     jobs = new JobRepository(opened.prisma, opened.query);
   });
 

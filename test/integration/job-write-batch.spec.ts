@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import * as path from 'node:path';
 import { loadConfig } from '../../src/config/app-config';
 import { JobRepository, type NewJob } from '../../src/core/job.repository';
-import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
+import type { OpenedDatabase } from '../../src/database/prisma-client.factory';
+import { openMigrated } from '../support/migrated-database';
 import type { SqlQuery } from '../../src/database/database.tokens';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-
-const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
 
 /** Group commit against real PostgreSQL: many jobs' writes in one call, each answered alone. */
 describe('JobRepository group commit (real PostgreSQL)', () => {
@@ -15,12 +13,7 @@ describe('JobRepository group commit (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    opened = await openDatabase({
-      databaseUrl: db.url,
-      dataDir: 'unused',
-      migrationsDir: MIGRATIONS_DIR,
-      migrate: true,
-    });
+    opened = await openMigrated(db.url);
   });
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { loadConfig } from '../../src/config/app-config';
-import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
+import type { OpenedDatabase } from '../../src/database/prisma-client.factory';
+import { openMigrated } from '../support/migrated-database';
 import { CodeIndexerService } from '../../src/kinds/indexing/code-indexer.service';
 import { EmbeddingsService } from '../../src/llm/embeddings.service';
 import { ProjectRepository } from '../../src/projects/project.repository';
@@ -24,12 +24,7 @@ describe('retrieval quality on a real codebase (bullmq dist/esm)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    opened = await openDatabase({
-      databaseUrl: db.url,
-      dataDir: '',
-      migrationsDir: resolve(__dirname, '../../prisma/migrations'),
-      migrate: true,
-    });
+    opened = await openMigrated(db.url);
     corpus = copyCorpus();
   });
 

@@ -1,0 +1,9 @@
+import { resolve } from 'node:path';
+import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
+
+export const MIGRATIONS_DIR = resolve(__dirname, '../../prisma/migrations');
+
+/** A test database (PostgreSQL), migrated and opened the way the service opens its own. */
+export function openMigrated(databaseUrl: string): Promise<OpenedDatabase> {
+  return openDatabase({ databaseUrl, dataDir: '', migrationsDir: MIGRATIONS_DIR, migrate: true });
+}
