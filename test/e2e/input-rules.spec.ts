@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { startStack, type TestStack } from '../support/app';
 import { AdminApi, Api, expectError, uniqueUser } from '../support/api';
 import { echoKind } from '../support/test-kinds';
+
+const MB = 1024 * 1024;
 
 /** Regressions for what the fuzzer (test/fuzz) and the issue found: each was a 500 or a bare error. */
 describe('input rules: null, unstorable text, nesting, cursors, oversized requests', () => {
@@ -128,13 +132,47 @@ describe('input rules: null, unstorable text, nesting, cursors, oversized reques
       });
     });
 
+    it('reads on after a 431 until the client is done sending, so the client sees the answer (was: reset)', async () => {
+      // Half-open like an HTTP client still sending: the answer's FIN does not end our side.
+      const socket = connect({ port: port(), allowHalfOpen: true });
+      const received: Buffer[] = [];
+      const answered = new Promise<void>((resolve) => {
+        socket.on('data', (chunk: Buffer) => {
+          received.push(chunk);
+          if (Buffer.concat(received).includes('\r\n\r\n')) resolve();
+        });
+      });
+      const closed = new Promise<{ error?: Error }>((resolve) => {
+        let error: Error | undefined;
+        socket.on('error', (e) => (error = e));
+        socket.on('close', () => resolve({ error }));
+      });
+      await once(socket, 'connect');
+      socket.write(
+        `POST /api/v1/jobs/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${8 * MB}\r\n\r\n`,
+      );
+      await answered;
+      expect(Buffer.concat(received).toString()).toMatch(/^HTTP\/1\.1 431 /);
+      // The rest of the body, sent after the answer: a server that stopped reading resets here.
+      for (let sent = 0; sent < 8 * MB; sent += MB) {
+        if (!socket.write(Buffer.alloc(MB, 'x'))) await once(socket, 'drain');
+      }
+      socket.end();
+      expect(await closed).toEqual({ error: undefined });
+      expect(Buffer.concat(received).toString()).toMatch(/"statusCode":431/);
+    });
+
     it('still serves after it', async () => {
       await stack.http().get('/health/ready').expect(200);
     });
   });
 
+  function port(): number {
+    return (stack.app.getHttpServer().address() as { port: number }).port;
+  }
+
   function baseUrl(): string {
-    const address = stack.app.getHttpServer().address() as { port: number };
-    return `http://127.0.0.1:${address.port}`;
+    return `http://127.0.0.1:${port()}`;
   }
 });
