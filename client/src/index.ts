@@ -163,7 +163,8 @@ export class ServiceUnavailableError extends ConveyorHttpError {
   override name = 'ServiceUnavailableError';
 }
 /**
- * The server answered a resume (`lastEventId`) with `resync`: that event is no longer retained
+ * The server answered a resume (`lastEventId`) with `resync` (over the socket) or 410 (polling
+ * GET /events): that event is no longer retained
  * (EVENT_RETENTION_SEC), so what came after it cannot be replayed. The iterator ends with this
  * error; refetch state over REST (`get`, `list`, `log`) and start a new `events()` without
  * `lastEventId` (or a new `watch`, which replays the job's retained history from its start).
@@ -354,6 +355,15 @@ export class ConveyorClient {
     );
   }
 
+  /**
+   * One page of the caller's events across all their jobs after a cursor (REST; the polling
+   * fallback of `events()` uses it). Without `after`: no events, and the newest eventId as
+   * `nextCursor`. A cursor no longer retained is a 410 (ConveyorHttpError).
+   */
+  userEventHistory(after?: string, limit?: number): Promise<Page<JobEvent>> {
+    return this.request('GET', `/events${queryString({ after, limit })}`);
+  }
+
   /** The job's stored output (text/plain; the tail when it outgrew the service's cap). */
   async log(id: string): Promise<JobLog> {
     const res = await this.send('GET', `/jobs/${encodeURIComponent(id)}/log`, undefined, {
@@ -414,8 +424,8 @@ export class ConveyorClient {
   /**
    * Every event of the caller, live, in eventId order. Over Socket.IO; after a disconnect it
    * reconnects with the last event id it yielded, so the server replays what was missed (no gap,
-   * no duplicate). If the socket cannot connect, it polls the REST event history of the caller's
-   * recent jobs instead.
+   * no duplicate). If the socket cannot connect, it polls GET /events from the last event it
+   * yielded instead; either way a resume point no longer retained ends it with ResyncRequiredError.
    */
   events(options: StreamOptions = {}): AsyncIterableIterator<JobEvent> {
     return this.stream(options, undefined);
@@ -487,11 +497,11 @@ export class ConveyorClient {
     this.onTransport?.('polling');
     if (jobId === undefined && last === undefined) {
       // Live from now, as over the socket: what is already stored is not news.
-      last = (await this.recentEvents(undefined)).at(-1)?.eventId ?? '0';
+      last = (await this.userEventHistory()).nextCursor ?? '0';
     }
     while (!signal.aborted && !finished) {
       const events =
-        jobId !== undefined ? await this.history(jobId, last) : await this.recentEvents(last);
+        jobId !== undefined ? await this.history(jobId, last) : await this.userEventsAfter(last);
       for (const event of events) emit(event);
       if (!finished) await sleep(this.pollIntervalMs, signal);
     }
@@ -581,11 +591,24 @@ export class ConveyorClient {
     }
   }
 
-  /** The caller's events after `from` across their 50 most recently created jobs. */
-  private async recentEvents(from: string | undefined): Promise<JobEvent[]> {
-    const jobs = await this.list({ limit: 50 });
-    const pages = await Promise.all(jobs.items.map((job) => this.history(job.id, from)));
-    return pages.flat().sort((a, b) => (BigInt(a.eventId) < BigInt(b.eventId) ? -1 : 1));
+  /** Every retained event of the caller after `from`; a `from` no longer retained ends the stream. */
+  private async userEventsAfter(from: string | undefined): Promise<JobEvent[]> {
+    const events: JobEvent[] = [];
+    let cursor = from ?? '0';
+    for (;;) {
+      let page: Page<JobEvent>;
+      try {
+        page = await this.userEventHistory(cursor, 1000);
+      } catch (error) {
+        if (error instanceof ConveyorHttpError && error.status === 410) {
+          throw new ResyncRequiredError(cursor, error.body.message);
+        }
+        throw error;
+      }
+      events.push(...page.items);
+      if (page.nextCursor === null) return events;
+      cursor = page.nextCursor;
+    }
   }
 
   private async request<T>(

@@ -14,6 +14,7 @@ import { JobWorkerService } from './job-worker.service';
 import { JobRepository } from './job.repository';
 import { JobService } from './job.service';
 import type { JobKind } from './job.types';
+import { EventsController } from './events.controller';
 import { JobsController } from './jobs.controller';
 import { WorkspaceLockService } from './workspace-lock.service';
 import { SubmitRateLimiter } from './submit-rate-limiter';
@@ -53,7 +54,7 @@ export class JobCoreModule {
         ...kinds.flatMap((kind) => kind.imports ?? []),
       ],
       providers,
-      controllers: runsApi(config) ? [JobsController, AdminController] : [],
+      controllers: runsApi(config) ? [JobsController, EventsController, AdminController] : [],
       exports: [JobRegistry, ...SHARED],
     };
   }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   BadRequestException,
   ConflictException,
+  GoneException,
   Inject,
   Injectable,
   NotFoundException,
@@ -158,6 +159,32 @@ export class JobService {
       after === undefined ? undefined : BigInt(after),
       limit + 1,
     );
+    const items = events.slice(0, limit).map(toEventView);
+    return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
+  }
+
+  /**
+   * The caller's events across all their jobs after a cursor, in id order (each user's events
+   * commit in id order, so a page never skips one that commits later). Without `after`: no
+   * events, and the cursor of the newest one, to follow from now on. A cursor no longer retained
+   * is 410: what happened after it is partly gone, so the client refetches job state instead.
+   */
+  async userEvents(
+    userId: string,
+    after: string | undefined,
+    limit = 100,
+  ): Promise<{ items: JobEventView[]; nextCursor: string | null }> {
+    if (after === undefined) {
+      const latest = await this.jobs.latestUserEventId(userId);
+      return { items: [], nextCursor: (latest ?? 0n).toString() };
+    }
+    const cursor = BigInt(after);
+    if (cursor > 0n && !(await this.jobs.userEventExists(userId, cursor))) {
+      throw new GoneException(
+        `after ${after} is not an event of yours that is still retained; refetch job state over REST`,
+      );
+    }
+    const events = await this.jobs.userEventsAfter(userId, cursor, limit + 1);
     const items = events.slice(0, limit).map(toEventView);
     return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
   }

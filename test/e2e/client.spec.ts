@@ -124,6 +124,27 @@ describe('client: @conveyor/client', () => {
     return new ConveyorClient({ baseUrl: url, token: tokenFor(user, roles), pollIntervalMs: 100 });
   }
 
+  /** A client of a new user whose Socket.IO is refused by a proxy, so it polls. */
+  async function pollingClient(
+    name: string,
+    use: (api: ConveyorClient) => Promise<void>,
+  ): Promise<void> {
+    const proxy = new Proxy(url);
+    proxy.refuseSockets = true;
+    try {
+      await use(
+        new ConveyorClient({
+          baseUrl: await proxy.listen(),
+          token: tokenFor(uniqueUser(name)),
+          pollIntervalMs: 50,
+          connectTimeoutMs: 2000,
+        }),
+      );
+    } finally {
+      await proxy.close();
+    }
+  }
+
   it('submits, gets, lists, cancels and retries, typed by the caller', async () => {
     const api = client();
     const job = await api.submit<EchoParams, EchoResult>('echo', {
@@ -301,15 +322,7 @@ describe('client: @conveyor/client', () => {
   });
 
   it('falls back to polling GET /jobs/:id/events when the socket cannot connect', async () => {
-    const proxy = new Proxy(url);
-    proxy.refuseSockets = true;
-    try {
-      const api = new ConveyorClient({
-        baseUrl: await proxy.listen(),
-        token: tokenFor(uniqueUser('poll')),
-        pollIntervalMs: 50,
-        connectTimeoutMs: 2000,
-      });
+    await pollingClient('poll', async (api) => {
       const transports: Transport[] = [];
       api.onTransport = (t) => transports.push(t);
       const job = await api.submit('echo', {
@@ -320,9 +333,70 @@ describe('client: @conveyor/client', () => {
       expect(transports).toEqual(['polling']);
       expect(events.at(-1)).toMatchObject({ status: 'done', result: { text: 'p' } });
       expect(events).toEqual((await api.eventHistory(job.id)).items);
-    } finally {
-      await proxy.close();
-    }
+    });
+  });
+
+  it('events() polling GET /events: every event of the caller, across more than 50 jobs, once and in order', async () => {
+    await pollingClient('pollall', async (api) => {
+      const polling = new Promise<Transport>((resolve) => (api.onTransport = resolve));
+      const stream = api.events();
+      const first = stream.next();
+      expect(await polling).toBe('polling');
+      // The slow jobs are created first, so their later events come when 50 newer jobs exist.
+      const slow = await Promise.all(
+        [1, 2, 3].map((n) =>
+          api.submit('echo', { projectId: 'p1', params: { text: `s${n}`, steps: 2, stepMs: 400 } }),
+        ),
+      );
+      const fast = [];
+      for (let n = 0; n < 50; n += 1) {
+        fast.push(await api.submit('echo', { projectId: 'p1', params: { text: `f${n}` } }));
+      }
+      const events: JobEvent[] = [(await first).value as JobEvent];
+      const done = new Set<string>(events[0]?.status === 'done' ? [events[0].jobId] : []);
+      while (done.size < slow.length + fast.length) {
+        const next = await stream.next();
+        if (next.done) break;
+        events.push(next.value);
+        if (next.value.status === 'done') done.add(next.value.jobId);
+      }
+      await stream.return?.();
+      const ids = events.map((e) => BigInt(e.eventId));
+      expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const job of slow) {
+        expect(events.filter((e) => e.jobId === job.id).map((e) => e.status)).toEqual([
+          'created',
+          'processing',
+          'progress',
+          'progress',
+          'done',
+        ]);
+      }
+      // Exactly what the service stored for this user, nothing more, nothing less.
+      const stored = (await api.userEventHistory('0', 1000)).items;
+      expect(events).toEqual(stored);
+    });
+  });
+
+  it('events({ lastEventId }) polling from an event no longer retained ends with ResyncRequiredError', async () => {
+    await pollingClient('pollold', async (api) => {
+      const job = await api.submit('echo', { projectId: 'p1', params: { text: 'old' } });
+      const stale = (await collect(api.watch(job.id)))[0]?.eventId ?? '';
+      await stack.app.get(JobRepository).pruneEvents(new Date(Date.now() + 60_000));
+      const transports: Transport[] = [];
+      api.onTransport = (t) => transports.push(t);
+      const error = await api
+        .events({ lastEventId: stale })
+        .next()
+        .catch((e: unknown) => e);
+      expect(transports).toEqual(['polling']);
+      expect(error).toBeInstanceOf(ResyncRequiredError);
+      expect(error).toMatchObject({
+        lastEventId: stale,
+        message: expect.stringMatching(/^resync: /),
+      });
+    });
   });
 
   it('a socket lost mid-job that cannot come back: polling takes over from the last event', async () => {

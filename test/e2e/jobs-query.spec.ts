@@ -5,6 +5,7 @@ import {
   expectError,
   uniqueUser,
   type EventBody,
+  type Page,
   type JobBody,
 } from '../support/api';
 import { echoKind, otherKind } from '../support/test-kinds';
@@ -20,7 +21,19 @@ function newestFirst(jobs: JobBody[]): string[] {
     .map((job) => job.id);
 }
 
-describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events', () => {
+/** Bad `after`/`limit` values: both event feeds answer each with a 400 naming the field. */
+const badEventQueries: [string, Record<string, string>, RegExp][] = [
+  ['after=x', { after: 'x' }, /^after must be an eventId/],
+  ['after=-1', { after: '-1' }, /^after must be an eventId/],
+  ['after=1.5', { after: '1.5' }, /^after must be an eventId/],
+  ['an empty after', { after: '' }, /^after must be an eventId/],
+  ['a 19-digit after', { after: '1'.repeat(19) }, /^after must be an eventId/],
+  ['limit=0', { limit: '0' }, /^limit must not be less than 1/],
+  ['limit=1001', { limit: '1001' }, /^limit must not be greater than 1000/],
+  ['limit=x', { limit: 'x' }, /limit must be an integer/],
+];
+
+describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events, GET /events', () => {
   let stack: TestStack;
 
   beforeAll(async () => {
@@ -273,19 +286,82 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events', () => {
       expect(exact.nextCursor).toBeNull();
     });
 
-    const badQueries: [string, Record<string, string>, RegExp][] = [
-      ['after=x', { after: 'x' }, /^after must be an eventId/],
-      ['after=-1', { after: '-1' }, /^after must be an eventId/],
-      ['after=1.5', { after: '1.5' }, /^after must be an eventId/],
-      ['an empty after', { after: '' }, /^after must be an eventId/],
-      ['a 19-digit after', { after: '1'.repeat(19) }, /^after must be an eventId/],
-      ['limit=0', { limit: '0' }, /^limit must not be less than 1/],
-      ['limit=1001', { limit: '1001' }, /^limit must not be greater than 1000/],
-      ['limit=x', { limit: 'x' }, /limit must be an integer/],
-    ];
+    it.each(badEventQueries)(
+      'answers 400 naming the field for %s',
+      async (_name, query, message) => {
+        expectError(await api.get(`/jobs/${job.id}/events`).query(query), 400, message);
+      },
+    );
+  });
 
-    it.each(badQueries)('answers 400 naming the field for %s', async (_name, query, message) => {
-      expectError(await api.get(`/jobs/${job.id}/events`).query(query), 400, message);
+  describe('GET /events (the caller across all their jobs)', () => {
+    let api: Api;
+    let events: EventBody[];
+
+    async function page(query: Record<string, string | number> = {}): Promise<Page<EventBody>> {
+      const res = await api.get('/events').query(query);
+      expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status: 200 });
+      return res.body as Page<EventBody>;
+    }
+
+    beforeAll(async () => {
+      api = new Api(stack, uniqueUser('feed'));
+      const other = new Api(stack, uniqueUser('feed-other'));
+      const jobs = await submitSequentially(api, 2);
+      await allFinished(other, await submitSequentially(other, 1));
+      await allFinished(api, jobs);
+      events = [...(await api.allEvents(jobs[0].id)), ...(await api.allEvents(jobs[1].id))].sort(
+        (a, b) => (BigInt(a.eventId) < BigInt(b.eventId) ? -1 : 1),
+      );
     });
+
+    it('returns every event of the caller after the cursor, oldest first, no one else’s', async () => {
+      expect(events).toHaveLength(6);
+      expect((await page({ after: '0' })).items).toEqual(events);
+      for (let i = 0; i < events.length; i += 1) {
+        const rest = await page({ after: events[i].eventId });
+        expect(rest).toEqual({ items: events.slice(i + 1), nextCursor: null });
+      }
+    });
+
+    it('without after: no events, and the newest eventId to follow from', async () => {
+      expect(await page()).toEqual({ items: [], nextCursor: events.at(-1)?.eventId });
+      const newcomer = new Api(stack, uniqueUser('feed-new'));
+      expect((await newcomer.get('/events').expect(200)).body).toEqual({
+        items: [],
+        nextCursor: '0',
+      });
+    });
+
+    it('pages with limit, nextCursor being the after of the next page', async () => {
+      const first = await page({ after: '0', limit: 4 });
+      expect(first).toEqual({ items: events.slice(0, 4), nextCursor: events[3].eventId });
+      expect(await page({ after: first.nextCursor ?? '', limit: 4 })).toEqual({
+        items: events.slice(4),
+        nextCursor: null,
+      });
+    });
+
+    it('answers 410 for a cursor that is not a retained event of the caller', async () => {
+      const other = new Api(stack, uniqueUser('feed-thief'));
+      for (const after of [events[0].eventId, '999999999999']) {
+        expectError(
+          await other.get('/events').query({ after }),
+          410,
+          /^after \d+ is not an event of yours that is still retained/,
+        );
+      }
+    });
+
+    it('answers 401 without a token', async () => {
+      expectError(await stack.http().get('/api/v1/events'), 401, /Bearer token is required/);
+    });
+
+    it.each(badEventQueries)(
+      'answers 400 naming the field for %s',
+      async (_name, query, message) => {
+        expectError(await api.get('/events').query(query), 400, message);
+      },
+    );
   });
 });

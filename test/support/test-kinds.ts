@@ -36,11 +36,13 @@ export interface EchoResult {
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const timer = setTimeout(done, ms);
+    function done() {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    });
+    }
+    signal.addEventListener('abort', done);
   });
 }
 
