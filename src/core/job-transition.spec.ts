@@ -122,6 +122,17 @@ describe('planTransition', () => {
     });
   });
 
+  it("a processor's own message ending in '; retrying' does not hide a lost attempt", () => {
+    for (const message of ['network down; retrying', 'attempt 1 of 3 failed: x; retrying']) {
+      const lost = job('processing', {
+        attempts: message.startsWith('attempt 1') ? 2 : 1,
+        message,
+      });
+      const plan = planTransition(lost, { type: 'processing', attempt: 1 }, now);
+      expect(plan?.event.message).toMatch(/: recovered, attempt \d was lost with its worker$/);
+    }
+  });
+
   it('the last attempt lost with its worker fails the job instead of exceeding maxAttempts', () => {
     const lost = job('processing', { attempts: 3 });
     const plan = planTransition(lost, { type: 'processing', attempt: 1 }, now);

@@ -60,6 +60,19 @@ export interface PlannedTransition {
  */
 const RETRYING = '; retrying';
 
+function failedPrefix(job: Job, attempt: number): string {
+  return `attempt ${attempt} of ${job.maxAttempts} failed: `;
+}
+
+/**
+ * Whether the job's current attempt failed and awaits its retry: the failure message of that
+ * attempt, not any message that ends alike.
+ */
+function awaitsRetry(job: Job): boolean {
+  const message = job.message ?? '';
+  return message.startsWith(failedPrefix(job, job.attempts)) && message.endsWith(RETRYING);
+}
+
 function canApply(job: Job, change: JobChange): boolean {
   if (!(ALLOWED_FROM[change.type] as readonly string[]).includes(job.status)) return false;
   // A write of an attempt that is no longer the job's current one (its worker was paused past
@@ -99,7 +112,7 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
   switch (change.type) {
     case 'processing': {
       // Started while still processing, and not after a failure: the last attempt was lost.
-      const lost = job.status === 'processing' && !job.message?.endsWith(RETRYING);
+      const lost = job.status === 'processing' && !awaitsRetry(job);
       if (lost && job.attempts >= job.maxAttempts) {
         return event('error', {
           ...base,
@@ -134,7 +147,7 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
     case 'retrying':
       return event('progress', {
         ...base,
-        message: `attempt ${change.attempt} of ${job.maxAttempts} failed: ${change.error}${RETRYING}`,
+        message: `${failedPrefix(job, change.attempt)}${change.error}${RETRYING}`,
       });
     case 'done':
       return event(
