@@ -18,14 +18,29 @@ describe('truncateBody', () => {
 
 describe('GitHubClient errors', () => {
   let server: Server;
-  let answer: { status: number; body: unknown };
+  interface Answer {
+    status: number;
+    body: unknown;
+    headers?: Record<string, string>;
+  }
+  let answer: Answer;
+  /** Answered first, one per request, before `answer`. */
+  let first: Answer[] = [];
+  let requests = 0;
   let baseUrl: string;
+
+  beforeEach(() => {
+    first = [];
+    requests = 0;
+  });
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       req.resume();
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answer.body));
+      requests += 1;
+      const { status, body, headers } = first.shift() ?? answer;
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -67,6 +82,80 @@ describe('GitHubClient errors', () => {
     expect(error).not.toBeInstanceOf(NonRetryableJobError);
     expect(error.message).toBe(`GitHub ${status}: could not add the labels: Server Error`);
   });
+
+  const CREATED = {
+    status: 201,
+    body: { number: 7, html_url: 'https://github.test/acme/w/pull/7' },
+  };
+
+  it.each([
+    ['a 429 with retry-after', 429, { 'retry-after': '1' }],
+    ['a 403 with retry-after (secondary limit)', 403, { 'retry-after': '1' }],
+    [
+      'a 403 with the primary limit spent until x-ratelimit-reset',
+      403,
+      { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)) },
+    ],
+  ])('sits out %s and tries again', async (_name, status, headers) => {
+    first = [{ status, body: { message: 'API rate limit exceeded' }, headers }];
+    answer = CREATED;
+    const waits: string[] = [];
+    const waiting = new GitHubClient({
+      token: TOKEN,
+      baseUrl,
+      owner: 'acme',
+      repo: 'w',
+      onWait: (message) => waits.push(message),
+    });
+    await expect(waiting.openOrUpdate(DRAFT)).resolves.toMatchObject({
+      number: 7,
+      operation: 'created',
+    });
+    expect(requests).toBe(2);
+    expect(waits).toEqual([
+      expect.stringMatching(/^GitHub rate limit: waiting [01] s to create the pull request\n$/),
+    ]);
+  });
+
+  it('leaves a rate limit longer than it waits to the retry policy, at once', async () => {
+    const reset = String(Math.ceil(Date.now() / 1000) + 3600);
+    answer = {
+      status: 403,
+      body: { message: 'API rate limit exceeded for installation' },
+      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset },
+    };
+    const error = (await client()
+      .addLabels(1, ['x'])
+      .catch((e: unknown) => e)) as Error;
+    expect(error).not.toBeInstanceOf(NonRetryableJobError);
+    expect(error.message).toMatch(
+      /^GitHub 403: rate limited to add the labels, \d+ s to wait: API rate limit exceeded/,
+    );
+    expect(requests).toBe(1);
+  });
+
+  it('stops sitting out a rate limit when the job is cancelled', async () => {
+    answer = { status: 429, body: { message: 'slow down' }, headers: { 'retry-after': '30' } };
+    const controller = new AbortController();
+    const aborted = new GitHubClient({
+      token: TOKEN,
+      baseUrl,
+      owner: 'acme',
+      repo: 'w',
+      signal: controller.signal,
+    });
+    const call = aborted.addLabels(1, ['x']).catch((e: unknown) => e);
+    await waitForRequest();
+    controller.abort();
+    const error = (await call) as Error;
+    expect(error).not.toBeInstanceOf(NonRetryableJobError);
+    expect(requests).toBe(1);
+  });
+
+  /** Resolves once the server has answered a request (bounded by the test's timeout). */
+  function waitForRequest(): Promise<void> {
+    return new Promise((resolve) => server.once('request', () => setImmediate(resolve)));
+  }
 
   it('leaves a network failure to the retry policy, without the token in the message', async () => {
     const closed = new GitHubClient({

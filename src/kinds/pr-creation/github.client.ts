@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Octokit } from '@octokit/rest';
 import { NonRetryableJobError } from '../../core/job.errors';
 import type { PullRequestDraft, PullRequestHost, PullRequestRef } from './pull-request-host';
@@ -41,7 +42,31 @@ function gitHubMessage(data: unknown, fallback: string): string {
 interface OctokitFailure {
   status: number;
   message: string;
-  response?: { data?: unknown };
+  response?: { data?: unknown; headers?: Record<string, string | number | undefined> };
+}
+
+/** A rate-limit wait up to this long is sat out in the call; a longer one fails the attempt. */
+export const RATE_LIMIT_MAX_WAIT_MS = 60_000;
+/** Rate-limited answers one call sits out before leaving it to the job's retry policy. */
+const RATE_LIMIT_TRIES = 3;
+
+/**
+ * How long GitHub asks to wait before the next request, when a 403 or 429 is a rate limit
+ * (primary: x-ratelimit-remaining 0 until x-ratelimit-reset; secondary: retry-after), else null.
+ */
+function rateLimitWaitMs(error: OctokitFailure, message: string, now = Date.now()): number | null {
+  if (error.status !== 403 && error.status !== 429) return null;
+  const headers = error.response?.headers ?? {};
+  const retryAfter = Number(headers['retry-after']);
+  if (headers['retry-after'] !== undefined && Number.isFinite(retryAfter)) {
+    return Math.max(0, retryAfter * 1000);
+  }
+  const reset = Number(headers['x-ratelimit-reset']);
+  if (String(headers['x-ratelimit-remaining']) === '0' && Number.isFinite(reset)) {
+    return Math.max(0, reset * 1000 - now);
+  }
+  // A secondary limit without headers: GitHub asks for at least a minute.
+  return error.status === 429 || /rate limit/i.test(message) ? 60_000 : null;
 }
 
 function isOctokitFailure(error: unknown): error is OctokitFailure {
@@ -58,6 +83,8 @@ export class GitHubClient implements PullRequestHost {
       owner: string;
       repo: string;
       signal?: AbortSignal;
+      /** Told of each rate-limit wait the client sits out (the job's log). */
+      onWait?: (message: string) => void;
     },
   ) {
     this.octokit = new Octokit({
@@ -142,18 +169,36 @@ export class GitHubClient implements PullRequestHost {
 
   /**
    * 401/403/404/422 fail the job at once with GitHub's message; 5xx and network failures are
-   * plain errors, which the job's retry policy retries. The token never appears in either.
+   * plain errors, which the job's retry policy retries. A rate limit (403/429 saying so) is sat
+   * out when GitHub asks for RATE_LIMIT_MAX_WAIT_MS or less, and otherwise left to the retry
+   * policy too. The token never appears in an error.
    */
-  private async call<T>(what: string, request: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, request: () => Promise<T>, tries = 1): Promise<T> {
     try {
       return await request();
     } catch (error) {
-      if (this.options.signal?.aborted) throw error;
-      const redact = (text: string) => text.split(this.options.token).join('***');
+      const { signal, token } = this.options;
+      if (signal?.aborted) throw error;
+      const redact = (text: string) => text.split(token).join('***');
       if (!isOctokitFailure(error)) {
         throw new Error(redact(`GitHub: could not ${what}: ${(error as Error).message}`));
       }
       const message = redact(gitHubMessage(error.response?.data, error.message));
+      const waitMs = rateLimitWaitMs(error, message);
+      if (waitMs !== null) {
+        if (waitMs <= RATE_LIMIT_MAX_WAIT_MS && tries < RATE_LIMIT_TRIES) {
+          this.options.onWait?.(
+            `GitHub rate limit: waiting ${Math.ceil(waitMs / 1000)} s to ${what}\n`,
+          );
+          // Aborted (the job cancelled or timed out): the rejection is the signal's, not GitHub's.
+          await delay(waitMs, undefined, { signal }).catch(() => undefined);
+          if (signal?.aborted) throw error;
+          return this.call(what, request, tries + 1);
+        }
+        throw new Error(
+          `GitHub ${error.status}: rate limited to ${what}, ${Math.ceil(waitMs / 1000)} s to wait: ${message}`,
+        );
+      }
       if (FINAL_STATUSES.includes(error.status)) {
         throw new GitHubError(`GitHub answered ${error.status} to ${what}: ${message}`);
       }

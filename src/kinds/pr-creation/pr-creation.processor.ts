@@ -150,6 +150,7 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
       baseUrl: githubApiUrl,
       ...slug,
       signal: ctx.signal,
+      onWait: (message) => ctx.log(message),
     });
     const pr = await host.openOrUpdate({
       head: source,
