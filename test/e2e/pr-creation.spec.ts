@@ -228,7 +228,7 @@ describe('pr-creation against a git smart-HTTP server and a GitHub REST API on l
     });
   });
 
-  it('sets labels, reviewers and assignees through their endpoints, and opens drafts', async () => {
+  it('sets labels, reviewers, team reviewers and assignees through their endpoints, and opens drafts', async () => {
     const { id, workspace } = await project();
     writeFiles(workspace, { 'labels.txt': 'x\n' });
     const pr = result(
@@ -239,6 +239,7 @@ describe('pr-creation against a git smart-HTTP server and a GitHub REST API on l
           draft: true,
           labels: ['bug', 'ai-generated'],
           reviewers: ['octocat'],
+          teamReviewers: ['core-team'],
           assignees: ['hubot', 'monalisa'],
         })
       ).job,
@@ -250,6 +251,7 @@ describe('pr-creation against a git smart-HTTP server and a GitHub REST API on l
         body: '',
         labels: ['bug', 'ai-generated'],
         reviewers: ['octocat'],
+        teamReviewers: ['core-team'],
         assignees: ['hubot', 'monalisa'],
       }),
     ]);
@@ -258,7 +260,10 @@ describe('pr-creation against a git smart-HTTP server and a GitHub REST API on l
       .map((r) => [r.path, r.body]);
     expect(calls).toEqual([
       [`/repos/acme/widgets/issues/${pr.number}/labels`, { labels: ['bug', 'ai-generated'] }],
-      [`/repos/acme/widgets/pulls/${pr.number}/requested_reviewers`, { reviewers: ['octocat'] }],
+      [
+        `/repos/acme/widgets/pulls/${pr.number}/requested_reviewers`,
+        { reviewers: ['octocat'], team_reviewers: ['core-team'] },
+      ],
       [`/repos/acme/widgets/issues/${pr.number}/assignees`, { assignees: ['hubot', 'monalisa'] }],
     ]);
   });
@@ -470,6 +475,8 @@ describe('pr-creation against a git smart-HTTP server and a GitHub REST API on l
       [{ ...ok, commitId: 'not-a-sha' }, /commitId must be a commit id/],
       [{ ...ok, labels: 'bug' }, /labels/],
       [{ ...ok, reviewers: ['bad login!'] }, /reviewers must be GitHub logins/],
+      [{ ...ok, teamReviewers: ['acme/core'] }, /teamReviewers must be team slugs/],
+      [{ ...ok, teamReviewers: Array(16).fill('t') }, /teamReviewers must contain no more than 15/],
       [{ ...ok, draft: 'yes' }, /draft/],
       [{ ...ok, token: 'x' }, /token/],
     ];

@@ -16,6 +16,7 @@ export interface FakePull {
   headSha: string;
   labels: string[];
   reviewers: string[];
+  teamReviewers: string[];
   assignees: string[];
 }
 
@@ -133,6 +134,7 @@ export class GitHubApiServer {
     }
     if (collection === 'pulls' && method === 'POST' && action === 'requested_reviewers') {
       pull.reviewers = [...new Set([...pull.reviewers, ...strings('reviewers')])];
+      pull.teamReviewers = [...new Set([...pull.teamReviewers, ...strings('team_reviewers')])];
       return send(res, 201, this.view(pull));
     }
     if (collection === 'issues' && method === 'POST' && action === 'labels') {
@@ -213,6 +215,7 @@ export class GitHubApiServer {
       headSha,
       labels: [],
       reviewers: [],
+      teamReviewers: [],
       assignees: [],
     };
     this.pulls.push(pull);
@@ -247,6 +250,7 @@ export class GitHubApiServer {
       labels: p.labels.map((name, id) => ({ id, name })),
       assignees: p.assignees.map((login) => ({ login })),
       requested_reviewers: p.reviewers.map((login) => ({ login })),
+      requested_teams: p.teamReviewers.map((slug) => ({ slug })),
       head: { label: `${p.owner}:${p.head}`, ref: p.head, sha: p.headSha },
       base: { label: `${p.owner}:${p.base}`, ref: p.base, sha: '' },
       created_at: new Date(0).toISOString(),

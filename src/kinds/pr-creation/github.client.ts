@@ -153,10 +153,20 @@ export class GitHubClient implements PullRequestHost {
     );
   }
 
-  async requestReviewers(number: number, reviewers: string[]): Promise<void> {
+  async requestReviewers(
+    number: number,
+    reviewers: string[],
+    teamReviewers: string[],
+  ): Promise<void> {
     const { owner, repo } = this.options;
     await this.call('request the reviewers', () =>
-      this.octokit.pulls.requestReviewers({ owner, repo, pull_number: number, reviewers }),
+      this.octokit.pulls.requestReviewers({
+        owner,
+        repo,
+        pull_number: number,
+        ...(reviewers.length > 0 && { reviewers }),
+        ...(teamReviewers.length > 0 && { team_reviewers: teamReviewers }),
+      }),
     );
   }
 

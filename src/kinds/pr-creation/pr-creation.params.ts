@@ -10,8 +10,10 @@ import {
   MaxLength,
 } from 'class-validator';
 
-/** GitHub logins and team slugs: letters, digits, single hyphens; "org/team" not accepted. */
+/** GitHub logins: letters, digits and hyphens, at most 39. */
 const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+/** A team's slug (its URL name within the organisation): "org/team" is not accepted. */
+const TEAM_SLUG = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 export class PrCreationParams {
   @ApiProperty({ maxLength: 256, example: 'Add the greeting endpoint' })
@@ -87,6 +89,17 @@ export class PrCreationParams {
   @ArrayMaxSize(15)
   @Matches(LOGIN, { each: true, message: 'reviewers must be GitHub logins' })
   reviewers?: string[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 15,
+    description: "Team slugs of the repository's organisation (its URL name, without the org)",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(15)
+  @Matches(TEAM_SLUG, { each: true, message: 'teamReviewers must be team slugs' })
+  teamReviewers?: string[];
 
   @ApiPropertyOptional({ type: [String], maxItems: 10, description: 'GitHub logins' })
   @IsOptional()

@@ -161,7 +161,9 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     });
     ctx.log(`pull request #${pr.number} ${pr.operation}: ${pr.url}\n`);
     if (params.labels?.length) await host.addLabels(pr.number, params.labels);
-    if (params.reviewers?.length) await host.requestReviewers(pr.number, params.reviewers);
+    if (params.reviewers?.length || params.teamReviewers?.length) {
+      await host.requestReviewers(pr.number, params.reviewers ?? [], params.teamReviewers ?? []);
+    }
     if (params.assignees?.length) await host.addAssignees(pr.number, params.assignees);
     return {
       number: pr.number,

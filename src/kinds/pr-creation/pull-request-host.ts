@@ -22,6 +22,6 @@ export interface PullRequestHost {
     draft: PullRequestDraft,
   ): Promise<PullRequestRef & { operation: 'created' | 'updated' }>;
   addLabels(number: number, labels: string[]): Promise<void>;
-  requestReviewers(number: number, reviewers: string[]): Promise<void>;
+  requestReviewers(number: number, reviewers: string[], teamReviewers: string[]): Promise<void>;
   addAssignees(number: number, assignees: string[]): Promise<void>;
 }
