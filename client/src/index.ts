@@ -500,9 +500,11 @@ export class ConveyorClient {
       last = (await this.userEventHistory()).nextCursor ?? '0';
     }
     while (!signal.aborted && !finished) {
-      const events =
-        jobId !== undefined ? await this.history(jobId, last) : await this.userEventsAfter(last);
-      for (const event of events) emit(event);
+      if (jobId !== undefined) {
+        for (const event of await this.history(jobId, last)) emit(event);
+      } else {
+        await this.followUserEvents(() => last ?? '0', emit, signal);
+      }
       if (!finished) await sleep(this.pollIntervalMs, signal);
     }
   }
@@ -591,22 +593,26 @@ export class ConveyorClient {
     }
   }
 
-  /** Every retained event of the caller after `from`; a `from` no longer retained ends the stream. */
-  private async userEventsAfter(from: string | undefined): Promise<JobEvent[]> {
-    const events: JobEvent[] = [];
-    let cursor = from ?? '0';
-    for (;;) {
+  /** The caller's retained events after the last one yielded; a pruned one ends the stream. */
+  private async followUserEvents(
+    last: () => string,
+    emit: (event: JobEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let cursor = last();
+    while (!signal.aborted) {
       let page: Page<JobEvent>;
       try {
         page = await this.userEventHistory(cursor, 1000);
       } catch (error) {
         if (error instanceof ConveyorHttpError && error.status === 410) {
-          throw new ResyncRequiredError(cursor, error.body.message);
+          throw new ResyncRequiredError(last(), error.body.message);
         }
         throw error;
       }
-      events.push(...page.items);
-      if (page.nextCursor === null) return events;
+      // Page by page: a long backlog is yielded as it arrives, not gathered first.
+      for (const event of page.items) emit(event);
+      if (page.nextCursor === null) return;
       cursor = page.nextCursor;
     }
   }

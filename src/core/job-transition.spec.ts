@@ -96,18 +96,23 @@ describe('planTransition', () => {
 
   it('a failed attempt that will be retried stays processing and says so', () => {
     const plan = planTransition(job('processing', { attempts: 1 }), changes.retrying, now);
-    expect(plan?.update).toMatchObject({ status: 'processing', attempts: 1 });
+    expect(plan?.update).toMatchObject({ status: 'processing', attempts: 1, error: 'boom' });
     expect(plan?.event).toMatchObject({
       status: 'progress',
       message: 'attempt 1 of 3 failed: boom; retrying',
+      error: 'boom',
     });
   });
 
   it('the start after a retry counts the next attempt, as a plain start', () => {
     const failed = planTransition(job('processing', { attempts: 1 }), changes.retrying, now);
-    const waiting = job('processing', { attempts: 1, message: failed?.update.message ?? null });
+    const waiting = job('processing', {
+      attempts: 1,
+      message: failed?.update.message ?? null,
+      error: failed?.update.error ?? null,
+    });
     const plan = planTransition(waiting, { type: 'processing', attempt: 2 }, now);
-    expect(plan?.update).toMatchObject({ status: 'processing', attempts: 2 });
+    expect(plan?.update).toMatchObject({ status: 'processing', attempts: 2, error: null });
     expect(plan?.event.message).toBe('attempt 2 of 3 started');
   });
 
@@ -122,15 +127,18 @@ describe('planTransition', () => {
     });
   });
 
-  it("a processor's own message ending in '; retrying' does not hide a lost attempt", () => {
+  it("a processor's message, however it reads, does not hide a lost attempt", () => {
     for (const message of ['network down; retrying', 'attempt 1 of 3 failed: x; retrying']) {
-      const lost = job('processing', {
-        attempts: message.startsWith('attempt 1') ? 2 : 1,
-        message,
-      });
+      const lost = job('processing', { attempts: 1, message });
       const plan = planTransition(lost, { type: 'processing', attempt: 1 }, now);
-      expect(plan?.event.message).toMatch(/: recovered, attempt \d was lost with its worker$/);
+      expect(plan?.event.message).toBe(
+        'attempt 2 of 3 started: recovered, attempt 1 was lost with its worker',
+      );
     }
+    // On the last attempt, reading it as a retry would have run the job past maxAttempts.
+    const last = job('processing', { attempts: 3, message: 'attempt 3 of 3 failed: x; retrying' });
+    const plan = planTransition(last, { type: 'processing', attempt: 1 }, now);
+    expect(plan?.update).toMatchObject({ status: 'error', attempts: 3 });
   });
 
   it('the last attempt lost with its worker fails the job instead of exceeding maxAttempts', () => {

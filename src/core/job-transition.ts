@@ -55,22 +55,12 @@ export interface PlannedTransition {
 }
 
 /**
- * Ends the message of a failed attempt that will be retried; the job stays processing until
- * its next start, which is thereby told apart from a start after an attempt lost with its worker.
- */
-const RETRYING = '; retrying';
-
-function failedPrefix(job: Job, attempt: number): string {
-  return `attempt ${attempt} of ${job.maxAttempts} failed: `;
-}
-
-/**
- * Whether the job's current attempt failed and awaits its retry: the failure message of that
- * attempt, not any message that ends alike.
+ * A failed attempt that will be retried leaves the job processing with that attempt's error set
+ * until its next start (which clears it). So that start is told apart from a start after an
+ * attempt lost with its worker by state no processor writes, not by the text of a message.
  */
 function awaitsRetry(job: Job): boolean {
-  const message = job.message ?? '';
-  return message.startsWith(failedPrefix(job, job.attempts)) && message.endsWith(RETRYING);
+  return job.error !== null;
 }
 
 function canApply(job: Job, change: JobChange): boolean {
@@ -129,6 +119,7 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
         ...base,
         status: 'processing',
         attempts,
+        error: null,
         startedAt: job.startedAt ?? now,
         message: change.message ?? (lost ? recovered : started),
       });
@@ -147,7 +138,8 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
     case 'retrying':
       return event('progress', {
         ...base,
-        message: `${failedPrefix(job, change.attempt)}${change.error}${RETRYING}`,
+        message: `attempt ${change.attempt} of ${job.maxAttempts} failed: ${change.error}; retrying`,
+        error: change.error,
       });
     case 'done':
       return event(

@@ -351,13 +351,17 @@ export class JobRepository implements OnApplicationShutdown {
     );
   }
 
-  /** Drops events older than the retention; the Job rows keep their final state. */
+  /**
+   * Drops events older than the retention; the Job rows keep their final state. Each user's
+   * newest event stays: a client idle past the retention resumes from it with nothing missed,
+   * instead of being told to resync.
+   */
   pruneEvents(olderThan: Date): Promise<number> {
-    return guardDependency('database', async () => {
-      const { count } = await this.prisma.jobEvent.deleteMany({
-        where: { createdAt: { lt: olderThan } },
-      });
-      return count;
-    });
+    return guardDependency('database', () =>
+      this.prisma.$executeRaw`
+        DELETE FROM "JobEvent" e
+        WHERE e."createdAt" < ${olderThan}
+          AND e."id" < (SELECT max(n."id") FROM "JobEvent" n WHERE n."userId" = e."userId")`,
+    );
   }
 }

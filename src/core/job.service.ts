@@ -179,12 +179,14 @@ export class JobService {
       return { items: [], nextCursor: (latest ?? 0n).toString() };
     }
     const cursor = BigInt(after);
+    const events = await this.jobs.userEventsAfter(userId, cursor, limit + 1);
+    // Checked after the read: the retention drops oldest first, so a cursor still there once the
+    // page is read means nothing after it was dropped before the read.
     if (cursor > 0n && !(await this.jobs.userEventExists(userId, cursor))) {
       throw new GoneException(
         `after ${after} is not an event of yours that is still retained; refetch job state over REST`,
       );
     }
-    const events = await this.jobs.userEventsAfter(userId, cursor, limit + 1);
     const items = events.slice(0, limit).map(toEventView);
     return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
   }

@@ -1,3 +1,4 @@
+import { JobRepository } from '../../src/core/job.repository';
 import { startStack, type TestStack } from '../support/app';
 import {
   AdminApi,
@@ -355,6 +356,19 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events, GET /eve
 
     it('answers 401 without a token', async () => {
       expectError(await stack.http().get('/api/v1/events'), 401, /Bearer token is required/);
+    });
+
+    // Last in this block: the sweep prunes the old events of every user of this database.
+    it('after the retention sweep: an idle follower at the newest event goes on, an older cursor is 410', async () => {
+      await stack.app.get(JobRepository).pruneEvents(new Date(Date.now() + 60_000));
+      const newest = events.at(-1)?.eventId ?? '';
+      expect(await page({ after: newest })).toEqual({ items: [], nextCursor: null });
+      expect(await page()).toEqual({ items: [], nextCursor: newest });
+      expectError(
+        await api.get('/events').query({ after: events[0].eventId }),
+        410,
+        /^after \d+ is not an event of yours that is still retained/,
+      );
     });
 
     it.each(badEventQueries)(

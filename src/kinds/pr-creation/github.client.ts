@@ -180,8 +180,8 @@ export class GitHubClient implements PullRequestHost {
   /**
    * 401/403/404/422 fail the job at once with GitHub's message; 5xx and network failures are
    * plain errors, which the job's retry policy retries. A rate limit (403/429 saying so) is sat
-   * out when GitHub asks for RATE_LIMIT_MAX_WAIT_MS or less, and otherwise left to the retry
-   * policy too. The token never appears in an error.
+   * out when GitHub asks for RATE_LIMIT_MAX_WAIT_MS or less; a longer one fails the job at once,
+   * saying how long. The token never appears in an error.
    */
   private async call<T>(what: string, request: () => Promise<T>, tries = 1): Promise<T> {
     try {
@@ -205,8 +205,9 @@ export class GitHubClient implements PullRequestHost {
           if (signal?.aborted) throw error;
           return this.call(what, request, tries + 1);
         }
-        throw new Error(
-          `GitHub ${error.status}: rate limited to ${what}, ${Math.ceil(waitMs / 1000)} s to wait: ${message}`,
+        // The job's backoff (seconds) would spend every attempt inside the limit window.
+        throw new GitHubError(
+          `GitHub answered ${error.status} to ${what}: rate limited for ${Math.ceil(waitMs / 1000)} s more: ${message}`,
         );
       }
       if (FINAL_STATUSES.includes(error.status)) {
