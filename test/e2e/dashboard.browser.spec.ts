@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Server as IoServer } from 'socket.io';
 import { testExecutionKind } from '../../src/kinds/test-execution/test-execution.kind';
-import { JobRepository } from '../../src/core/job.repository';
 import { JobEventsGateway } from '../../src/realtime/job-events.gateway';
 import { startStack, tokenFor, type TestStack } from '../support/app';
+import { dropUserEvents } from '../support/database';
 import { Api, expectError, uniqueUser } from '../support/api';
 import { baseUrl } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
@@ -159,6 +159,7 @@ describe('dashboard in a real browser', () => {
     const id = (await page.textContent('#detail-id')) ?? '';
     return {
       api,
+      user,
       page,
       id,
       /** Waits until the page's output satisfies `test` while the job is still processing. */
@@ -229,9 +230,9 @@ describe('dashboard in a real browser', () => {
     const job = await streamingJob();
     try {
       await job.whileProcessing('line 2\n');
-      // What the retention sweep does once EVENT_RETENTION_SEC has passed; then a reconnect
-      // whose lastEventId is gone: the server answers resync.
-      await stack.app.get(JobRepository).pruneEvents(new Date(Date.now() + 60_000));
+      // The page's last event and all before it gone, as once EVENT_RETENTION_SEC has passed and
+      // newer events exist; then a reconnect whose lastEventId is gone: the server answers resync.
+      await dropUserEvents(stack.db.url, job.user);
       cutSockets();
       // Rebuilt from the retained events (line 0 was pruned), then live again.
       await job.whileProcessing('line 8\n', 'line 0\n');

@@ -1,13 +1,13 @@
 import type { Server } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { Client } from 'pg';
 import { io } from 'socket.io-client';
 import { EventRetentionService } from '../../src/core/event-retention.service';
 import type { JobEventView } from '../../src/core/job-transition';
 import { defineJobKind, type JobContext, type JobProcessor } from '../../src/core/job.types';
 import type { ResyncNotice } from '../../src/realtime/realtime.types';
 import { startStack, tokenFor, type TestStack } from '../support/app';
+import { dropUserEvents } from '../support/database';
 import {
   compareEventIds,
   expectStrictlyIncreasing,
@@ -196,15 +196,7 @@ describe('resuming a Socket.IO feed', () => {
     const old = received(watcher.events);
     const lastEventId = old.at(-1)?.eventId ?? '';
 
-    // What the retention job does, for this user's rows only.
-    const pg = new Client({ connectionString: stack.db.url });
-    await pg.connect();
-    try {
-      const deleted = await pg.query('DELETE FROM "JobEvent" WHERE "userId" = $1', [user]);
-      expect(deleted.rowCount).toBe(old.length);
-    } finally {
-      await pg.end();
-    }
+    expect(await dropUserEvents(stack.db.url, user)).toBe(old.length);
 
     const resumed = await open(user, lastEventId);
     await waitFor('resync', () => Promise.resolve(resumed.events.length >= 1));

@@ -58,3 +58,18 @@ export function nativePGliteModule(): typeof import('@electric-sql/pglite') {
     require.resolve('@electric-sql/pglite'),
   ) as typeof import('@electric-sql/pglite');
 }
+
+/**
+ * Deletes every stored event of one user, the newest included: a user idle past the retention
+ * (which keeps only each user's newest) whose client holds an id older than what is left.
+ */
+export async function dropUserEvents(url: string, userId: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const deleted = await client.query('DELETE FROM "JobEvent" WHERE "userId" = $1', [userId]);
+    return deleted.rowCount ?? 0;
+  } finally {
+    await client.end();
+  }
+}
