@@ -357,11 +357,12 @@ export class JobRepository implements OnApplicationShutdown {
    * instead of being told to resync.
    */
   pruneEvents(olderThan: Date): Promise<number> {
-    return guardDependency('database', () =>
-      this.prisma.$executeRaw`
+    return guardDependency('database', async () => {
+      const removed = await this.prisma.$executeRaw`
         DELETE FROM "JobEvent" e
         WHERE e."createdAt" < ${olderThan}
-          AND e."id" < (SELECT max(n."id") FROM "JobEvent" n WHERE n."userId" = e."userId")`,
-    );
+          AND e."id" < (SELECT max(n."id") FROM "JobEvent" n WHERE n."userId" = e."userId")`;
+      return removed;
+    });
   }
 }
