@@ -387,6 +387,19 @@ describe('SocketFeed', () => {
       expect(socket.ids()).toEqual(['13']);
     });
 
+    it('sends resync when the sweep removes lastEventId and what follows it while the replay reads', async () => {
+      events.appendMany(12);
+      const { reached, release } = events.holdNextRead('after');
+      const started = feed.start(3n);
+      await reached;
+      events.pruneThrough(9n);
+      release();
+      await started;
+      // Checked before the read, 3 still existed and 10-12 went out with 4-9 silently missing.
+      expect(socket.emitted.map(({ name }) => name)).toEqual(['resync']);
+      expect(socket.emitted[0].payload).toMatchObject({ lastEventId: '3' });
+    });
+
     it('sends resync for an id that never was this user’s', async () => {
       events.append(USER);
       events.append(OTHER);

@@ -2,6 +2,7 @@ import type { Socket } from 'socket.io';
 import type { PublishedJobEvent } from '../core/job-event-bus';
 import { toEventView, type JobEventView } from '../core/job-transition';
 import type { JobRepository } from '../core/job.repository';
+import type { JobEvent } from '../generated/prisma/client';
 import type {
   ClientToServerEvents,
   InterServerEvents,
@@ -73,11 +74,11 @@ export class SocketFeed {
       return;
     }
     this.lastSent = lastEventId;
-    if (
-      !current &&
-      lastEventId > 0n &&
-      !(await this.events.userEventExists(this.userId, lastEventId))
-    ) {
+    if (current || lastEventId === 0n) return this.catchUp();
+    const first = await this.events.userEventsAfter(this.userId, lastEventId, PAGE);
+    // Checked after the read: the retention drops oldest first, so an id still there once the
+    // page is read means nothing after it was dropped before the read.
+    if (!(await this.events.userEventExists(this.userId, lastEventId))) {
       this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
       this.socket.emit('resync', {
         reason: 'lastEventId is no longer retained; refetch job state over REST',
@@ -85,7 +86,7 @@ export class SocketFeed {
       });
       return;
     }
-    await this.catchUp();
+    await this.catchUp(first);
   }
 
   offer(event: PublishedJobEvent): Promise<void> {
@@ -138,11 +139,14 @@ export class SocketFeed {
     return this.enqueue(() => this.catchUp());
   }
 
-  private async catchUp(): Promise<void> {
+  /** Sends every stored event after lastSent, starting with `firstPage` when it was read already. */
+  private async catchUp(firstPage?: JobEvent[]): Promise<void> {
+    let page = firstPage;
     while (!this.closed) {
-      const page = await this.events.userEventsAfter(this.userId, this.lastSent, PAGE);
+      page ??= await this.events.userEventsAfter(this.userId, this.lastSent, PAGE);
       for (const event of page) this.send(toEventView(event), event.id);
       if (page.length < PAGE) break;
+      page = undefined;
     }
     this.sendEarlySuccessors();
   }
