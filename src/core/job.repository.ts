@@ -366,3 +366,19 @@ export class JobRepository implements OnApplicationShutdown {
     });
   }
 }
+
+/**
+ * A user's events after `cursor`, oldest first, or null when `cursor` is not one of their retained
+ * events (what followed it may be gone). Checked after the read: the retention drops oldest first,
+ * so a cursor still there once the page is read means nothing after it was dropped before the read.
+ */
+export async function retainedUserEventsAfter(
+  events: Pick<JobRepository, 'userEventsAfter' | 'userEventExists'>,
+  userId: string,
+  cursor: bigint,
+  limit: number,
+): Promise<JobEvent[] | null> {
+  const page = await events.userEventsAfter(userId, cursor, limit);
+  if (cursor > 0n && !(await events.userEventExists(userId, cursor))) return null;
+  return page;
+}

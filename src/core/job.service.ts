@@ -9,13 +9,13 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ProjectRepository } from '../projects/project.repository';
-import type { Job } from '../generated/prisma/client';
+import type { Job, JobEvent } from '../generated/prisma/client';
 import { validateParams } from '../http/validation';
 import type { SubmitJobDto } from './dto/submit-job.dto';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { JobQueueService } from './job-queue.service';
 import { JobRegistry } from './job-registry';
-import { JobRepository } from './job.repository';
+import { JobRepository, retainedUserEventsAfter } from './job.repository';
 import { PRIORITIES, TERMINAL_STATUSES, type JobStatus, type JsonValue } from './job.types';
 import { toEventView, type JobEventView } from './job-transition';
 import { SubmitRateLimiter } from './submit-rate-limiter';
@@ -41,6 +41,17 @@ function canonical(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+interface EventPage {
+  items: JobEventView[];
+  nextCursor: string | null;
+}
+
+/** A page of at most `limit` of `events`, read with one more to tell whether another follows. */
+function eventPage(events: JobEvent[], limit: number): EventPage {
+  const items = events.slice(0, limit).map(toEventView);
+  return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
 }
 
 function encodeCursor(job: Job): string {
@@ -152,15 +163,14 @@ export class JobService {
     id: string,
     after: string | undefined,
     limit = 100,
-  ): Promise<{ items: JobEventView[]; nextCursor: string | null }> {
+  ): Promise<EventPage> {
     const job = await this.get(userId, id);
     const events = await this.jobs.events(
       job.id,
       after === undefined ? undefined : BigInt(after),
       limit + 1,
     );
-    const items = events.slice(0, limit).map(toEventView);
-    return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
+    return eventPage(events, limit);
   }
 
   /**
@@ -169,26 +179,18 @@ export class JobService {
    * events, and the cursor of the newest one, to follow from now on. A cursor no longer retained
    * is 410: what happened after it is partly gone, so the client refetches job state instead.
    */
-  async userEvents(
-    userId: string,
-    after: string | undefined,
-    limit = 100,
-  ): Promise<{ items: JobEventView[]; nextCursor: string | null }> {
+  async userEvents(userId: string, after: string | undefined, limit = 100): Promise<EventPage> {
     if (after === undefined) {
       const latest = await this.jobs.latestUserEventId(userId);
       return { items: [], nextCursor: (latest ?? 0n).toString() };
     }
-    const cursor = BigInt(after);
-    const events = await this.jobs.userEventsAfter(userId, cursor, limit + 1);
-    // Checked after the read: the retention drops oldest first, so a cursor still there once the
-    // page is read means nothing after it was dropped before the read.
-    if (cursor > 0n && !(await this.jobs.userEventExists(userId, cursor))) {
+    const events = await retainedUserEventsAfter(this.jobs, userId, BigInt(after), limit + 1);
+    if (!events) {
       throw new GoneException(
         `after ${after} is not an event of yours that is still retained; refetch job state over REST`,
       );
     }
-    const items = events.slice(0, limit).map(toEventView);
-    return { items, nextCursor: events.length > limit ? (items.at(-1)?.eventId ?? null) : null };
+    return eventPage(events, limit);
   }
 
   async log(userId: string, id: string): Promise<{ content: string; truncated: boolean }> {

@@ -1,7 +1,7 @@
 import type { Socket } from 'socket.io';
 import type { PublishedJobEvent } from '../core/job-event-bus';
 import { toEventView, type JobEventView } from '../core/job-transition';
-import type { JobRepository } from '../core/job.repository';
+import { retainedUserEventsAfter, type JobRepository } from '../core/job.repository';
 import type { JobEvent } from '../generated/prisma/client';
 import type {
   ClientToServerEvents,
@@ -74,11 +74,9 @@ export class SocketFeed {
       return;
     }
     this.lastSent = lastEventId;
-    if (current || lastEventId === 0n) return this.catchUp();
-    const first = await this.events.userEventsAfter(this.userId, lastEventId, PAGE);
-    // Checked after the read: the retention drops oldest first, so an id still there once the
-    // page is read means nothing after it was dropped before the read.
-    if (!(await this.events.userEventExists(this.userId, lastEventId))) {
+    if (current) return this.catchUp();
+    const first = await retainedUserEventsAfter(this.events, this.userId, lastEventId, PAGE);
+    if (!first) {
       this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
       this.socket.emit('resync', {
         reason: 'lastEventId is no longer retained; refetch job state over REST',
