@@ -484,7 +484,7 @@ export class ConveyorClient {
     };
     if (jobId !== undefined) {
       // The job's past first: the socket then resumes right after its last stored event.
-      for (const event of await this.history(jobId, undefined)) emit(event);
+      await this.replay((after) => this.eventHistory(jobId, after, 100), undefined, emit, signal);
       if (finished) return;
     }
     const outcome = await this.viaSocket(
@@ -501,7 +501,7 @@ export class ConveyorClient {
     }
     while (!signal.aborted && !finished) {
       if (jobId !== undefined) {
-        for (const event of await this.history(jobId, last)) emit(event);
+        await this.replay((after) => this.eventHistory(jobId, after, 100), last, emit, signal);
       } else {
         await this.followUserEvents(() => last ?? '0', emit, signal);
       }
@@ -582,13 +582,18 @@ export class ConveyorClient {
     });
   }
 
-  private async history(jobId: string, from: string | undefined): Promise<JobEvent[]> {
-    const events: JobEvent[] = [];
+  /** Every page after `from`, each yielded as it arrives (a long backlog is not gathered first). */
+  private async replay(
+    read: (after: string | undefined) => Promise<Page<JobEvent>>,
+    from: string | undefined,
+    emit: (event: JobEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     let cursor = from;
-    for (;;) {
-      const page = await this.eventHistory(jobId, cursor, 100);
-      events.push(...page.items);
-      if (page.nextCursor === null) return events;
+    while (!signal.aborted) {
+      const page = await read(cursor);
+      for (const event of page.items) emit(event);
+      if (page.nextCursor === null) return;
       cursor = page.nextCursor;
     }
   }
@@ -599,21 +604,13 @@ export class ConveyorClient {
     emit: (event: JobEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    let cursor = last();
-    while (!signal.aborted) {
-      let page: Page<JobEvent>;
-      try {
-        page = await this.userEventHistory(cursor, 1000);
-      } catch (error) {
-        if (error instanceof ConveyorHttpError && error.status === 410) {
-          throw new ResyncRequiredError(last(), error.body.message);
-        }
-        throw error;
+    try {
+      await this.replay((after) => this.userEventHistory(after, 1000), last(), emit, signal);
+    } catch (error) {
+      if (error instanceof ConveyorHttpError && error.status === 410) {
+        throw new ResyncRequiredError(last(), error.body.message);
       }
-      // Page by page: a long backlog is yielded as it arrives, not gathered first.
-      for (const event of page.items) emit(event);
-      if (page.nextCursor === null) return;
-      cursor = page.nextCursor;
+      throw error;
     }
   }
 
