@@ -2,10 +2,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
-import { applyMigrations, pgExecutor, pgliteExecutor } from '../database/migrator';
-
-/** Same location from src/cli (ts-node, jest) and dist/cli (compiled). */
-export const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
+import { applyMigrations, MIGRATIONS_DIR, pgExecutor, pgliteExecutor } from '../database/migrator';
 export const DEFAULT_PGLITE_DIR = './.data/pglite';
 
 export async function migrate(

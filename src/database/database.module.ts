@@ -9,10 +9,10 @@ import {
 } from '@nestjs/common';
 import type { PrismaClient } from '../generated/prisma/client';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { MIGRATIONS_DIR } from './migrator';
 import { openDatabase } from './prisma-client.factory';
 import { PRISMA, SQL, type SqlQuery } from './database.tokens';
 
-export const MIGRATIONS_DIR = resolve(__dirname, '../../prisma/migrations');
 const DATABASE_HANDLE = Symbol('DATABASE_HANDLE');
 
 type DatabaseHandle = Awaited<ReturnType<typeof openDatabase>>;

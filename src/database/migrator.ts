@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { ClientBase } from 'pg';
 
+/** The project's migrations, found alike from src/ (ts-node, Jest) and dist/ (compiled). */
+export const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
+
 export type SqlRow = Record<string, unknown>;
 
 /** The two operations the migrator needs, over any PostgreSQL session (pg or PGlite). */

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { NotFoundException } from '@nestjs/common';
 import { loadConfig } from '../../src/config/app-config';
 import { JobCancelledError } from '../../src/core/job.errors';
+import { MIGRATIONS_DIR } from '../../src/database/migrator';
 import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
 import type { PrismaClient } from '../../src/generated/prisma/client';
 import { CHUNKER_VERSION } from '../../src/kinds/indexing/code-chunker';
@@ -29,7 +30,6 @@ jest.mock('@electric-sql/pglite', () =>
     .nativePGliteModule(),
 );
 
-const MIGRATIONS_DIR = resolve(__dirname, '../../prisma/migrations');
 const OWNER = 'alice';
 
 interface Backend {

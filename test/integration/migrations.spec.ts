@@ -7,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import {
   applyMigrations,
+  MIGRATIONS_DIR,
   MigrationError,
   pgExecutor,
   pgliteExecutor,
@@ -22,7 +23,6 @@ jest.mock('@electric-sql/pglite', () =>
     .nativePGliteModule(),
 );
 
-const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
 const INIT = '20261123000000_init';
 const ALL = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Prisma, type PrismaClient } from '../../src/generated/prisma/client';
+import { MIGRATIONS_DIR } from '../../src/database/migrator';
 import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
 import { JobRepository } from '../../src/core/job.repository';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -15,7 +16,6 @@ jest.mock('@electric-sql/pglite', () =>
 );
 
 const ROOT = path.resolve(__dirname, '../..');
-const MIGRATIONS_DIR = path.join(ROOT, 'prisma/migrations');
 
 // ---------------------------------------------------------------------------------------------
 // A small reader for the subset of schema.prisma this project uses. It is cross-checked against

@@ -1,7 +1,7 @@
-import { resolve } from 'node:path';
+import { MIGRATIONS_DIR } from '../../src/database/migrator';
 import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
 
-export const MIGRATIONS_DIR = resolve(__dirname, '../../prisma/migrations');
+export { MIGRATIONS_DIR };
 
 /** A test database (PostgreSQL), migrated and opened the way the service opens its own. */
 export function openMigrated(databaseUrl: string): Promise<OpenedDatabase> {
