@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { NonRetryableJobError } from '../../src/core/job.errors';
@@ -34,16 +35,9 @@ export interface EchoResult {
   [key: string]: string | number;
 }
 
+/** Waits `ms`, or until the job is aborted. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /** A job the tests control: N progress steps, optional failures, honours the abort signal. */

@@ -45,9 +45,9 @@ interface OctokitFailure {
   response?: { data?: unknown; headers?: Record<string, string | number | undefined> };
 }
 
-/** A rate-limit wait up to this long is sat out in the call; a longer one fails the attempt. */
-export const RATE_LIMIT_MAX_WAIT_MS = 60_000;
-/** Rate-limited answers one call sits out before leaving it to the job's retry policy. */
+/** A rate-limit wait up to this long is sat out in the call; a longer one fails the job. */
+const RATE_LIMIT_MAX_WAIT_MS = 60_000;
+/** Answers one call makes, rate-limited ones included, before a rate limit fails the job. */
 const RATE_LIMIT_TRIES = 3;
 
 /**
