@@ -6,7 +6,6 @@ import {
   expectError,
   uniqueUser,
   type EventBody,
-  type Page,
   type JobBody,
 } from '../support/api';
 import { echoKind, otherKind } from '../support/test-kinds';
@@ -299,12 +298,6 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events, GET /eve
     let api: Api;
     let events: EventBody[];
 
-    async function page(query: Record<string, string | number> = {}): Promise<Page<EventBody>> {
-      const res = await api.get('/events').query(query);
-      expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status: 200 });
-      return res.body as Page<EventBody>;
-    }
-
     beforeAll(async () => {
       api = new Api(stack, uniqueUser('feed'));
       const other = new Api(stack, uniqueUser('feed-other'));
@@ -318,15 +311,15 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events, GET /eve
 
     it('returns every event of the caller after the cursor, oldest first, no one else’s', async () => {
       expect(events).toHaveLength(6);
-      expect((await page({ after: '0' })).items).toEqual(events);
+      expect((await api.userEvents({ after: '0' })).items).toEqual(events);
       for (let i = 0; i < events.length; i += 1) {
-        const rest = await page({ after: events[i].eventId });
+        const rest = await api.userEvents({ after: events[i].eventId });
         expect(rest).toEqual({ items: events.slice(i + 1), nextCursor: null });
       }
     });
 
     it('without after: no events, and the newest eventId to follow from', async () => {
-      expect(await page()).toEqual({ items: [], nextCursor: events.at(-1)?.eventId });
+      expect(await api.userEvents()).toEqual({ items: [], nextCursor: events.at(-1)?.eventId });
       const newcomer = new Api(stack, uniqueUser('feed-new'));
       expect((await newcomer.get('/events').expect(200)).body).toEqual({
         items: [],
@@ -335,9 +328,9 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events, GET /eve
     });
 
     it('pages with limit, nextCursor being the after of the next page', async () => {
-      const first = await page({ after: '0', limit: 4 });
+      const first = await api.userEvents({ after: '0', limit: 4 });
       expect(first).toEqual({ items: events.slice(0, 4), nextCursor: events[3].eventId });
-      expect(await page({ after: first.nextCursor ?? '', limit: 4 })).toEqual({
+      expect(await api.userEvents({ after: first.nextCursor ?? '', limit: 4 })).toEqual({
         items: events.slice(4),
         nextCursor: null,
       });
@@ -362,8 +355,8 @@ describe('reading jobs: GET /jobs/:id, GET /jobs, GET /jobs/:id/events, GET /eve
     it('after the retention sweep: an idle follower at the newest event goes on, an older cursor is 410', async () => {
       await stack.app.get(JobRepository).pruneEvents(new Date(Date.now() + 60_000));
       const newest = events.at(-1)?.eventId ?? '';
-      expect(await page({ after: newest })).toEqual({ items: [], nextCursor: null });
-      expect(await page()).toEqual({ items: [], nextCursor: newest });
+      expect(await api.userEvents({ after: newest })).toEqual({ items: [], nextCursor: null });
+      expect(await api.userEvents()).toEqual({ items: [], nextCursor: newest });
       expectError(
         await api.get('/events').query({ after: events[0].eventId }),
         410,

@@ -139,7 +139,19 @@ export class Api {
   }
 
   async events(id: string, query: Record<string, string | number> = {}): Promise<Page<EventBody>> {
-    const res = await this.get(`/jobs/${id}/events`).query(query);
+    return this.eventPage(`/jobs/${id}/events`, query);
+  }
+
+  /** GET /events: the user's events across all their jobs. */
+  async userEvents(query: Record<string, string | number> = {}): Promise<Page<EventBody>> {
+    return this.eventPage('/events', query);
+  }
+
+  private async eventPage(
+    path: string,
+    query: Record<string, string | number>,
+  ): Promise<Page<EventBody>> {
+    const res = await this.get(path).query(query);
     expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status: 200 });
     return res.body as Page<EventBody>;
   }
