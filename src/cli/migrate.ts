@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
+import { parseDatabaseConfig, pgliteDir } from '../config/database.config';
 import { applyMigrations, MIGRATIONS_DIR, pgExecutor, pgliteExecutor } from '../database/migrator';
-export const DEFAULT_PGLITE_DIR = './.data/pglite';
 
 export async function migrate(
   databaseUrl: string | undefined,
@@ -31,12 +30,14 @@ export async function migrate(
 }
 
 async function main(): Promise<void> {
-  const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
-  const target = databaseUrl
-    ? 'PostgreSQL'
-    : `embedded PGlite (${path.resolve(DEFAULT_PGLITE_DIR)})`;
+  let target = 'the database';
   try {
-    const applied = await migrate(databaseUrl, DEFAULT_PGLITE_DIR, (line) => console.log(line));
+    // The server's own reading of DATABASE_URL and DATA_DIR, so both migrate the same database.
+    const config = parseDatabaseConfig(process.env, process.cwd());
+    target = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${pgliteDir(config)})`;
+    const applied = await migrate(config.databaseUrl, pgliteDir(config), (line) =>
+      console.log(line),
+    );
     if (applied.length === 0) console.log('database is up to date');
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -60,6 +60,12 @@ describe('loadConfig', () => {
     [{ QUEUE_PREFIX: 'a b' }, 'QUEUE_PREFIX must be 1-64 letters'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ SUBMIT_LIMIT_PER_MINUTE: '-1' }, 'SUBMIT_LIMIT_PER_MINUTE must be between 1 and'],
+    [{ ALLOW_LOCAL_REPOS: 'yes' }, 'ALLOW_LOCAL_REPOS must be true or false (got "yes")'],
+    [{ TEST_SANDBOX: 'docker' }, 'TEST_SANDBOX must be one of auto, bwrap, none (got "docker")'],
+    [
+      { TEST_COMMAND_ALLOWLIST: 'npm,rm -rf' },
+      'TEST_COMMAND_ALLOWLIST has "rm -rf", which is not an executable name',
+    ],
   ])('rejects %j with a line naming the variable', (env, message) => {
     expect(errorOf({ ...base, ...env })).toContain(`Invalid configuration: ${message}`);
   });

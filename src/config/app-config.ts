@@ -1,5 +1,6 @@
-import { isAbsolute, resolve } from 'node:path';
-import { bool, ConfigError, int, list, oneOf, raw, url, type Env } from './env-readers';
+import { resolve } from 'node:path';
+import { bool, ConfigError, int, list, oneOf, raw, text, url, type Env } from './env-readers';
+import { parseDatabaseConfig } from './database.config';
 import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
 import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
 import { parseReliabilityConfig, type ReliabilityConfig } from './reliability.config';
@@ -107,20 +108,22 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   if (secret !== undefined && secret.length < 16) {
     throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
   }
-  const prefix = raw(env, 'QUEUE_PREFIX') ?? 'conveyor';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
-    throw new ConfigError('QUEUE_PREFIX', 'must be 1-64 letters, digits, "_", "." or "-"');
-  }
-  const dataDir = raw(env, 'DATA_DIR') ?? '.data';
+  const prefix =
+    text(env, 'QUEUE_PREFIX', /^[A-Za-z0-9_.-]{1,64}$/, '1-64 letters, digits, "_", "." or "-"') ??
+    'conveyor';
+  const { databaseUrl, dataDir } = parseDatabaseConfig(env, cwd);
+  const allowLocalRepos = bool(env, 'ALLOW_LOCAL_REPOS', false);
   const attempts = int(env, 'JOB_ATTEMPTS', 3, 1, 100);
   const timeoutMs = int(env, 'JOB_TIMEOUT_MS', 5 * MINUTE, 100, 86_400_000);
   return {
     env: nodeEnv,
     role,
     port: int(env, 'PORT', 3000, 0, 65535),
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-    dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379') as string,
+    databaseUrl,
+    dataDir,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], {
+      fallback: 'redis://127.0.0.1:6379',
+    }),
     prefix,
     jwtSecret: secret ?? DEV_JWT_SECRET,
     jwtSecretIsDevDefault: secret === undefined,
@@ -143,14 +146,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 250, 0, 60_000),
     eventRetentionSec: int(env, 'EVENT_RETENTION_SEC', 24 * HOUR_SEC, 60, 365 * 24 * HOUR_SEC),
     jobLogMaxBytes: int(env, 'JOB_LOG_MAX_BYTES', 1_048_576, 1024, 64 * 1_048_576),
-    workspacesDir: resolve(
-      isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
-      raw(env, 'WORKSPACES_DIR') ?? 'workspaces',
-    ),
-    allowLocalRepos: bool(env, 'ALLOW_LOCAL_REPOS', false),
+    workspacesDir: resolve(dataDir, raw(env, 'WORKSPACES_DIR') ?? 'workspaces'),
+    allowLocalRepos,
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
-    prCreation: parsePrCreationConfig(env, bool(env, 'ALLOW_LOCAL_REPOS', false)),
+    prCreation: parsePrCreationConfig(env, allowLocalRepos),
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     mcp: parseMcpConfig(env),
     reliability: parseReliabilityConfig(env),
@@ -172,7 +172,10 @@ function testExecutionConfig(env: Env): TestExecutionConfig {
     );
   }
   return {
-    allowlist: list(env, 'TEST_COMMAND_ALLOWLIST', DEFAULT_TEST_COMMAND_ALLOWLIST, /^[\w.+-]+$/),
+    allowlist: list(env, 'TEST_COMMAND_ALLOWLIST', DEFAULT_TEST_COMMAND_ALLOWLIST, {
+      entry: /^[\w.+-]+$/,
+      what: 'an executable name',
+    }),
     sandbox: oneOf(env, 'TEST_SANDBOX', SANDBOX_MODES, 'auto'),
     defaultTimeoutMs,
     maxTimeoutMs,

@@ -36,7 +36,7 @@ describe('parseEmbeddingsConfig', () => {
     ],
     [
       { EMBEDDINGS_BASE_URL: 'https://u:p@x/v1', EMBEDDINGS_MODEL: 'm' },
-      /must not hold credentials/,
+      /EMBEDDINGS_BASE_URL must not carry credentials/,
     ],
     [{ EMBEDDINGS_BASE_URL: 'https://x/v1' }, /EMBEDDINGS_MODEL is required/],
     [{ EMBEDDINGS_MODEL: 'm' }, /EMBEDDINGS_MODEL needs EMBEDDINGS_BASE_URL/],

@@ -1,4 +1,4 @@
-import { ConfigError, raw, type Env } from './env-readers';
+import { ConfigError, raw, url, type Env } from './env-readers';
 
 /** An OpenAI-compatible embeddings endpoint (SPEC §12); absent: search is lexical only. */
 export interface EmbeddingsConfig {
@@ -10,7 +10,7 @@ export interface EmbeddingsConfig {
 }
 
 export function parseEmbeddingsConfig(env: Env): EmbeddingsConfig | null {
-  const baseUrl = raw(env, 'EMBEDDINGS_BASE_URL');
+  const baseUrl = url(env, 'EMBEDDINGS_BASE_URL', ['http:', 'https:'], { noCredentials: true });
   const model = raw(env, 'EMBEDDINGS_MODEL');
   const apiKey = raw(env, 'EMBEDDINGS_API_KEY');
   if (baseUrl === undefined) {
@@ -19,24 +19,6 @@ export function parseEmbeddingsConfig(env: Env): EmbeddingsConfig | null {
       throw new ConfigError('EMBEDDINGS_API_KEY', 'needs EMBEDDINGS_BASE_URL');
     }
     return null;
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(baseUrl);
-  } catch {
-    throw new ConfigError('EMBEDDINGS_BASE_URL', 'must be a URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ConfigError(
-      'EMBEDDINGS_BASE_URL',
-      `must use http: or https: (got ${parsed.protocol})`,
-    );
-  }
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new ConfigError(
-      'EMBEDDINGS_BASE_URL',
-      'must not hold credentials (use EMBEDDINGS_API_KEY)',
-    );
   }
   if (model === undefined)
     throw new ConfigError('EMBEDDINGS_MODEL', 'is required with EMBEDDINGS_BASE_URL');

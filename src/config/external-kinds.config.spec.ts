@@ -40,7 +40,7 @@ describe('EXTERNAL_KINDS', () => {
     [{ EXTERNAL_KINDS: 'a,a' }, 'EXTERNAL_KINDS names "a" twice'],
     [
       { EXTERNAL_KINDS: 'spin-up', EXTERNAL_SPIN_UP_ITEM: 'xml' },
-      'EXTERNAL_SPIN_UP_ITEM must be json or id',
+      'EXTERNAL_SPIN_UP_ITEM must be one of json, id (got "xml")',
     ],
     [
       { EXTERNAL_KINDS: 'a', EXTERNAL_A_TIMEOUT_MS: 'soon' },

@@ -1,4 +1,4 @@
-import { ConfigError, raw, type Env } from './env-readers';
+import { ConfigError, int, list, oneOf, text, type Env } from './env-readers';
 
 export const EXTERNAL_ITEM_FORMATS = ['json', 'id'] as const;
 export type ExternalItemFormat = (typeof EXTERNAL_ITEM_FORMATS)[number];
@@ -25,11 +25,7 @@ export function externalVariable(kind: string, suffix: string): string {
 }
 
 function key(env: Env, name: string): string | undefined {
-  const value = raw(env, name);
-  if (value !== undefined && !REDIS_KEY.test(value)) {
-    throw new ConfigError(name, 'must be 1-256 printable characters without spaces');
-  }
-  return value;
+  return text(env, name, REDIS_KEY, '1-256 printable characters without spaces');
 }
 
 /** EXTERNAL_KINDS and each kind's EXTERNAL_<KIND>_* variables. */
@@ -38,21 +34,13 @@ export function parseExternalKinds(
   prefix: string,
   defaultTimeoutMs: number,
 ): ExternalKindConfig[] {
-  const names = (raw(env, 'EXTERNAL_KINDS') ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
-  const seen = new Set<string>();
+  const names = list(env, 'EXTERNAL_KINDS', [], {
+    entry: KIND_NAME,
+    what: 'a kind name (lower-case kebab-case: a-z, 0-9, -)',
+    unique: true,
+  });
   const lists = new Map<string, string>();
   return names.map((name) => {
-    if (!KIND_NAME.test(name)) {
-      throw new ConfigError(
-        'EXTERNAL_KINDS',
-        `has "${name}", which is not a kind name (lower-case kebab-case: a-z, 0-9, -)`,
-      );
-    }
-    if (seen.has(name)) throw new ConfigError('EXTERNAL_KINDS', `names "${name}" twice`);
-    seen.add(name);
     const listVar = externalVariable(name, 'LIST');
     const list = key(env, listVar) ?? `${prefix}:external:${name}`;
     const other = lists.get(list);
@@ -60,29 +48,18 @@ export function parseExternalKinds(
       throw new ConfigError(listVar, `is the list of kind "${other}" too (${list})`);
     }
     lists.set(list, name);
-    const itemVar = externalVariable(name, 'ITEM');
-    const item = raw(env, itemVar) ?? 'json';
-    if (!(EXTERNAL_ITEM_FORMATS as readonly string[]).includes(item)) {
-      throw new ConfigError(itemVar, `must be json or id (got "${item}")`);
-    }
-    const timeoutVar = externalVariable(name, 'TIMEOUT_MS');
-    const rawTimeout = raw(env, timeoutVar);
-    let timeoutMs = defaultTimeoutMs;
-    if (rawTimeout !== undefined) {
-      if (!/^\d+$/.test(rawTimeout)) {
-        throw new ConfigError(timeoutVar, `must be an integer (got "${rawTimeout}")`);
-      }
-      timeoutMs = Number(rawTimeout);
-      if (timeoutMs < 100 || timeoutMs > 7 * 86_400_000) {
-        throw new ConfigError(timeoutVar, `must be between 100 and ${7 * 86_400_000}`);
-      }
-    }
     return {
       name,
       list,
-      item: item as ExternalItemFormat,
+      item: oneOf(env, externalVariable(name, 'ITEM'), EXTERNAL_ITEM_FORMATS, 'json'),
       statusChannel: key(env, externalVariable(name, 'STATUS_CHANNEL')) ?? null,
-      timeoutMs,
+      timeoutMs: int(
+        env,
+        externalVariable(name, 'TIMEOUT_MS'),
+        defaultTimeoutMs,
+        100,
+        7 * 86_400_000,
+      ),
     };
   });
 }

@@ -46,8 +46,11 @@ describe('parseLlmConfig', () => {
   });
 
   it.each([
-    [{ LLM_PROVIDERS: 'openai,mistral' }, 'LLM_PROVIDERS has an unknown provider "mistral"'],
-    [{ LLM_PROVIDERS: 'openai,openai' }, 'LLM_PROVIDERS names a provider twice'],
+    [
+      { LLM_PROVIDERS: 'openai,mistral' },
+      'LLM_PROVIDERS has "mistral", which is not a provider (anthropic, openai,',
+    ],
+    [{ LLM_PROVIDERS: 'openai,openai' }, 'LLM_PROVIDERS names "openai" twice'],
     [{ OPENAI_BASE_URL: 'not a url' }, 'OPENAI_BASE_URL must be a URL'],
     [{ ANTHROPIC_BASE_URL: 'ftp://x' }, 'ANTHROPIC_BASE_URL must use http: or https:'],
     [{ GOOGLE_GENERATIVE_AI_BASE_URL: 'https://u:p@x/v1' }, 'must not carry credentials'],
@@ -80,7 +83,7 @@ describe('parseLlmConfig', () => {
       'openai-compatible',
     ]);
     expect(() => loadConfig({ ...base, LLM_PROVIDERS: 'nope' })).toThrow(
-      'Invalid configuration: LLM_PROVIDERS has an unknown provider "nope"',
+      'Invalid configuration: LLM_PROVIDERS has "nope", which is not a provider',
     );
   });
 });

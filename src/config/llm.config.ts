@@ -1,4 +1,4 @@
-import { ConfigError, int, raw, type Env } from './env-readers';
+import { ConfigError, int, list, raw, url, type Env } from './env-readers';
 
 export const LLM_PROVIDER_NAMES = [
   'anthropic',
@@ -54,43 +54,16 @@ export function howToConfigure(name: LlmProviderName): string {
 export const OPENAI_COMPATIBLE_DEFAULT_BASE_URL = 'http://127.0.0.1:11434/v1';
 
 function baseUrl(env: Env, name: string): string | undefined {
-  const value = raw(env, name);
-  if (value === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ConfigError(name, 'must be a URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ConfigError(name, `must use http: or https: (got ${parsed.protocol})`);
-  }
-  // A key in the URL would end up in error messages and logs.
-  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '') {
-    throw new ConfigError(name, 'must not carry credentials or a query string');
-  }
-  return value.replace(/\/+$/, '');
+  const value = url(env, name, ['http:', 'https:'], { noCredentials: true, noQuery: true });
+  return value?.replace(/\/+$/, '');
 }
 
 function providerOrder(env: Env): LlmProviderName[] {
-  const value = raw(env, 'LLM_PROVIDERS');
-  if (value === undefined) return [...LLM_PROVIDER_NAMES];
-  const names = value
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
-  for (const name of names) {
-    if (!(LLM_PROVIDER_NAMES as readonly string[]).includes(name)) {
-      throw new ConfigError(
-        'LLM_PROVIDERS',
-        `has an unknown provider "${name}" (known: ${LLM_PROVIDER_NAMES.join(', ')})`,
-      );
-    }
-  }
-  if (new Set(names).size !== names.length) {
-    throw new ConfigError('LLM_PROVIDERS', 'names a provider twice');
-  }
-  return names as LlmProviderName[];
+  return list(env, 'LLM_PROVIDERS', LLM_PROVIDER_NAMES, {
+    entry: (name) => (LLM_PROVIDER_NAMES as readonly string[]).includes(name),
+    what: `a provider (${LLM_PROVIDER_NAMES.join(', ')})`,
+    unique: true,
+  }) as LlmProviderName[];
 }
 
 function providerConfig(env: Env, name: LlmProviderName): LlmProviderConfig | null {

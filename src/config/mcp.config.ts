@@ -1,4 +1,4 @@
-import { ConfigError, int, raw, type Env } from './env-readers';
+import { ConfigError, int, list, type Env } from './env-readers';
 
 /** The MCP endpoint (SPEC §13, docs/mcp.md). */
 export interface McpConfig {
@@ -19,35 +19,24 @@ export interface McpConfig {
 
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/;
 
-function items(env: Env, name: string): string[] | undefined {
-  return raw(env, name)
-    ?.split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
 }
 
 export function parseMcpConfig(env: Env): McpConfig {
-  const hosts = items(env, 'MCP_ALLOWED_HOSTS') ?? ['localhost', '127.0.0.1', '[::1]'];
+  const hosts = list(env, 'MCP_ALLOWED_HOSTS', ['localhost', '127.0.0.1', '[::1]'], {
+    entry: (host) => host === '*' || HOST.test(host),
+    what: 'a host name',
+  });
   const anyHost = hosts.includes('*');
-  const badHost = hosts.find((host) => host !== '*' && !HOST.test(host));
-  if (badHost !== undefined) {
-    throw new ConfigError('MCP_ALLOWED_HOSTS', `has "${badHost}", which is not a host name`);
-  }
-  const origins = items(env, 'MCP_ALLOWED_ORIGINS') ?? [];
-  for (const origin of origins) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || parsed.origin !== origin) {
-      throw new ConfigError(
-        'MCP_ALLOWED_ORIGINS',
-        `has "${origin}", which is not an origin (scheme://host[:port])`,
-      );
-    }
-  }
+  const origins = list(env, 'MCP_ALLOWED_ORIGINS', [], {
+    entry: isOrigin,
+    what: 'an origin (scheme://host[:port])',
+  });
   const taskTtlMaxMs = int(env, 'MCP_TASK_TTL_MAX_MS', 86_400_000, 1000, 30 * 86_400_000);
   const taskTtlDefaultMs = int(env, 'MCP_TASK_TTL_MS', 3_600_000, 1000, 30 * 86_400_000);
   if (taskTtlDefaultMs > taskTtlMaxMs) {

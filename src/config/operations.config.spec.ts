@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError } from './env-readers';
 import { logsArePretty, parseOperationsConfig } from './operations.config';
 
 describe('operations configuration', () => {

@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { oneOf, text, type Env } from './env-readers';
 
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -10,30 +10,18 @@ export interface OperationsConfig {
   logFormat: LogFormat;
 }
 
-type Env = Record<string, string | undefined>;
-
-function value(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
-
 /** METRICS_TOKEN and LOG_FORMAT (SPEC §15). */
 export function parseOperationsConfig(env: Env): OperationsConfig {
-  const metricsToken = value(env, 'METRICS_TOKEN');
-  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) {
-    throw new ConfigError(
+  return {
+    metricsToken: text(
+      env,
       'METRICS_TOKEN',
-      'must be 16-512 printable ASCII characters without spaces',
-    );
-  }
-  const logFormat = value(env, 'LOG_FORMAT') ?? 'auto';
-  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
-    throw new ConfigError(
-      'LOG_FORMAT',
-      `must be one of ${LOG_FORMATS.join(', ')} (got "${logFormat}")`,
-    );
-  }
-  return { metricsToken, logFormat: logFormat as LogFormat };
+      /^[\x21-\x7e]{16,512}$/,
+      '16-512 printable ASCII characters without spaces',
+      true,
+    ),
+    logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS, 'auto'),
+  };
 }
 
 /** Whether logs are rendered by pino-pretty: asked for, or development on a terminal. */

@@ -53,7 +53,7 @@ describe('pr-creation configuration', () => {
     [{ GITHUB_API_URL: 'not a url' }, 'GITHUB_API_URL must be a URL'],
     [
       { GITHUB_API_URL: 'https://u:p@ghe.example.com/api/v3' },
-      'GITHUB_API_URL must not contain credentials',
+      'GITHUB_API_URL must not carry credentials',
     ],
     [{ GITHUB_TOKEN: 'has a space' }, 'GITHUB_TOKEN must be printable ASCII without spaces'],
     [{ GIT_AUTHOR_NAME: 'Evil <x@y>' }, 'GIT_AUTHOR_NAME must be 1-200 characters'],

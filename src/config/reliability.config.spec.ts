@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError } from './env-readers';
 import { parseReliabilityConfig } from './reliability.config';
 
 describe('parseReliabilityConfig', () => {
@@ -17,7 +17,11 @@ describe('parseReliabilityConfig', () => {
 
   it.each([
     ['RECONCILE_INTERVAL_MS', 'soon', /RECONCILE_INTERVAL_MS.*must be an integer/],
-    ['RECONCILE_INTERVAL_MS', '-1', /RECONCILE_INTERVAL_MS.*must be an integer/],
+    [
+      'RECONCILE_INTERVAL_MS',
+      '-1',
+      /RECONCILE_INTERVAL_MS must be between 0 and 86400000 \(got -1\)/,
+    ],
     ['RECONCILE_AFTER_MS', '999', /RECONCILE_AFTER_MS.*between 1000 and/],
     ['RECONCILE_AFTER_MS', '1.5', /RECONCILE_AFTER_MS.*must be an integer/],
   ])('%s=%s is refused with a message naming it', (name, value, message) => {

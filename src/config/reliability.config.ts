@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { int, type Env } from './env-readers';
 
 /** The orphan reconciler (docs/reliability.md). */
 export interface ReliabilityConfig {
@@ -6,17 +6,6 @@ export interface ReliabilityConfig {
   reconcileIntervalMs: number;
   /** A job is only looked at once its row has not changed for this long. */
   reconcileAfterMs: number;
-}
-
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be an integer (got "${raw}")`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
-  return n;
 }
 
 export function parseReliabilityConfig(env: Env): ReliabilityConfig {

@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { ConfigError } from './env-readers';
 import { parseWriteBatchConfig, WRITE_BATCH_DEFAULTS } from './write-batch.config';
 
 describe('parseWriteBatchConfig', () => {

@@ -1,4 +1,4 @@
-import { ConfigError } from './app-config';
+import { int, type Env } from './env-readers';
 
 /** Group commit of the job core's writes (docs/write-batching.md). */
 export interface WriteBatchConfig {
@@ -11,18 +11,6 @@ export interface WriteBatchConfig {
 }
 
 export const WRITE_BATCH_DEFAULTS: WriteBatchConfig = { windowMs: 2, maxSize: 200, maxInFlight: 3 };
-
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const value = env[name]?.trim();
-  if (value === undefined || value === '') return fallback;
-  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer (got "${value}")`);
-  const n = Number(value);
-  if (n < min || n > max)
-    throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
-  return n;
-}
 
 /** WRITE_BATCH_WINDOW_MS, WRITE_BATCH_MAX_SIZE, WRITE_BATCH_MAX_IN_FLIGHT. */
 export function parseWriteBatchConfig(env: Env): WriteBatchConfig {

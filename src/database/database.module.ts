@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import {
   Global,
   Inject,
@@ -9,6 +8,7 @@ import {
 } from '@nestjs/common';
 import type { PrismaClient } from '../generated/prisma/client';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { pgliteDir } from '../config/database.config';
 import { MIGRATIONS_DIR } from './migrator';
 import { openDatabase } from './prisma-client.factory';
 import { PRISMA, SQL, type SqlQuery } from './database.tokens';
@@ -46,7 +46,7 @@ export class DatabaseService implements OnApplicationShutdown {
         const logger = new Logger('Database');
         return openDatabase({
           ...(config.databaseUrl !== undefined && { databaseUrl: config.databaseUrl }),
-          dataDir: resolve(config.dataDir, 'pglite'),
+          dataDir: pgliteDir(config),
           migrationsDir: MIGRATIONS_DIR,
           migrate: true,
           log: (line) => logger.log(line),
