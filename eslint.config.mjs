@@ -2,6 +2,47 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers of src/, bottom to top. A folder imports from its own level and the levels below it,
+ * never from one above: the core knows no HTTP, project or kind, whatever it needs from above it
+ * owns as a port (core/job-projects.ts). The top level (entry points and root files) is free.
+ * Specs keep the rule too: a unit spec tests its own layer.
+ */
+const LAYERS = [
+  ['generated', 'config'],
+  ['common'],
+  ['database', 'redis', 'sandbox', 'auth'],
+  ['core'],
+  ['llm', 'projects', 'search'],
+  ['kinds'],
+  ['http', 'realtime', 'mcp', 'operations', 'metrics', 'health', 'cli'],
+];
+const ROOT_FILES = ['app.module', 'app.factory', 'main', 'job-kinds'];
+
+/** @param {string} name */
+const escape = (name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** One block per folder below the top: no relative (or src/) import of a folder or root file above. */
+const layerRules = LAYERS.slice(0, -1).flatMap((level, index) => {
+  const above = [...LAYERS.slice(index + 1).flat(), ...ROOT_FILES];
+  return level.map((folder) => ({
+    files: [`src/${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(?:(?:\\.\\./)+|(?:\\./)?src/)(?:${above.map(escape).join('|')})(?:/|$)`,
+              message: `layers import downwards only: src/${folder} may not import ${above.join(', ')} (README "Architecture").`,
+            },
+          ],
+        },
+      ],
+    },
+  }));
+});
+
 export default tseslint.config(
   {
     ignores: [
@@ -68,4 +109,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
     },
   },
+  ...layerRules,
 );

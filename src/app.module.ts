@@ -15,6 +15,7 @@ import { LlmModule } from './llm/llm.module';
 import type { JobKind } from './core/job.types';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
+import { JobsApiModule } from './http/jobs-api.module';
 import { OperationsModule } from './operations/operations.module';
 import { producerOptions } from './redis/redis-options';
 import { ProjectsModule } from './projects/projects.module';
@@ -93,7 +94,7 @@ export class AppModule {
         ProjectsModule.forRoot(api),
         LlmModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),
-        ...(api ? [RealtimeModule, McpModule, SearchModule, OperationsModule] : []),
+        ...(api ? [JobsApiModule, RealtimeModule, McpModule, SearchModule, OperationsModule] : []),
       ],
       controllers: api ? [HealthController] : [],
       providers: api ? [{ provide: APP_GUARD, useClass: AuthGuard }] : [],

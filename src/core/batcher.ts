@@ -1,4 +1,4 @@
-import { isConnectionFailure } from './job.errors';
+import { isConnectionFailure } from '../common/dependency.errors';
 
 export interface BatcherOptions {
   /**

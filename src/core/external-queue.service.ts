@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
-import { guardDependency } from './job.errors';
+import { guardDependency } from '../common/dependency.errors';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { JobRegistry } from './job-registry';
 import type { ExternalRunner, JobPolicies } from './job.types';

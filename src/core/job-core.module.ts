@@ -1,7 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { runsApi, runsWorkers, type AppConfig } from '../config/app-config';
-import { AdminController } from './admin.controller';
+import { runsWorkers, type AppConfig } from '../config/app-config';
 import { EventRetentionService } from './event-retention.service';
 import { JobEventBus } from './job-event-bus';
 import { JobLifecycleService } from './job-lifecycle.service';
@@ -14,8 +13,6 @@ import { JobWorkerService } from './job-worker.service';
 import { JobRepository } from './job.repository';
 import { JobService } from './job.service';
 import type { JobKind } from './job.types';
-import { EventsController } from './events.controller';
-import { JobsController } from './jobs.controller';
 import { WorkspaceLockService } from './workspace-lock.service';
 import { SubmitRateLimiter } from './submit-rate-limiter';
 
@@ -32,7 +29,7 @@ const SHARED = [
   SubmitRateLimiter,
 ];
 
-/** The shared job core: every kind's queue, worker, REST and events come from here. */
+/** The shared job core: every kind's queue, worker and events (its REST: http/JobsApiModule). */
 @Module({})
 export class JobCoreModule {
   static forRoot(config: AppConfig, kinds: readonly JobKind[]): DynamicModule {
@@ -54,7 +51,6 @@ export class JobCoreModule {
         ...kinds.flatMap((kind) => kind.imports ?? []),
       ],
       providers,
-      controllers: runsApi(config) ? [JobsController, EventsController, AdminController] : [],
       exports: [JobRegistry, ...SHARED],
     };
   }

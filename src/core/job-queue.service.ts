@@ -7,7 +7,7 @@ import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
 import { CANCEL_CHANNEL, ExternalQueueService } from './external-queue.service';
 import { Batcher } from './batcher';
-import { guardDependency, isConnectionFailure } from './job.errors';
+import { guardDependency, isConnectionFailure } from '../common/dependency.errors';
 import { JobRegistry } from './job-registry';
 import type { QueuedJobData } from './job.types';
 

@@ -36,7 +36,7 @@ import {
   type QueuedJobData,
 } from './job.types';
 import { WorkspaceLockService } from './workspace-lock.service';
-import { ProjectRepository } from '../projects/project.repository';
+import { JobProjects } from './job-projects';
 
 const LOG_SAVE_MS = 1000;
 const WORKSPACE_RETRY_MS = 1000;
@@ -91,7 +91,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     private readonly redis: RedisService,
     private readonly moduleRef: ModuleRef,
     private readonly jobs: JobRepository,
-    private readonly projects: ProjectRepository,
+    private readonly projects: JobProjects,
     private readonly workspaceLocks: WorkspaceLockService,
   ) {}
 

@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { WRITE_BATCH_DEFAULTS } from '../config/write-batch.config';
 import { PRISMA, SQL, type SqlQuery } from '../database/database.tokens';
 import { Batcher } from './batcher';
-import { guardDependency } from './job.errors';
+import { guardDependency } from '../common/dependency.errors';
 import { planTransition, type EventDraft, type JobChange } from './job-transition';
 import type { JobStatus, JsonValue } from './job.types';
 

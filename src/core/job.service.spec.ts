@@ -2,7 +2,7 @@ import { ConflictException } from '@nestjs/common';
 import { IsString } from 'class-validator';
 import type { Job, JobEvent } from '../generated/prisma/client';
 import { loadConfig } from '../config/app-config';
-import { DependencyUnavailableError } from './job.errors';
+import { DependencyUnavailableError } from '../common/dependency.errors';
 import type { JobLifecycleService } from './job-lifecycle.service';
 import type { JobQueueService } from './job-queue.service';
 import { JobRegistry } from './job-registry';
@@ -10,7 +10,7 @@ import type { JobRepository, NewJob } from './job.repository';
 import { JobService } from './job.service';
 import type { JobProcessor } from './job.types';
 import type { SubmitRateLimiter } from './submit-rate-limiter';
-import type { ProjectRepository } from '../projects/project.repository';
+import type { JobProjects } from './job-projects';
 
 class Params {
   @IsString() text!: string;
@@ -54,7 +54,7 @@ function fakes() {
     queues as unknown as JobQueueService,
     lifecycle as unknown as JobLifecycleService,
     limiter as unknown as SubmitRateLimiter,
-    {} as ProjectRepository,
+    {} as JobProjects,
   );
   return { service, rows, repository, queues, lifecycle };
 }

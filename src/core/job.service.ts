@@ -8,9 +8,8 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { ProjectRepository } from '../projects/project.repository';
 import type { Job, JobEvent } from '../generated/prisma/client';
-import { validateParams } from '../http/validation';
+import { validateParams } from '../common/params-validation';
 import type { SubmitJobDto } from './dto/submit-job.dto';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { JobQueueService } from './job-queue.service';
@@ -19,8 +18,9 @@ import { JobRepository, retainedUserEventsAfter } from './job.repository';
 import { PRIORITIES, TERMINAL_STATUSES, type JobStatus, type JsonValue } from './job.types';
 import { toEventView, type JobEventView } from './job-transition';
 import { SubmitRateLimiter } from './submit-rate-limiter';
-import { isUuid } from '../http/ids';
+import { isUuid } from '../common/ids';
 import { externalParams } from './external-kinds';
+import { JobProjects } from './job-projects';
 
 export interface SubmitOutcome {
   job: Job;
@@ -80,7 +80,7 @@ export class JobService {
     private readonly queues: JobQueueService,
     private readonly lifecycle: JobLifecycleService,
     private readonly rateLimiter: SubmitRateLimiter,
-    private readonly projects: ProjectRepository,
+    private readonly projects: JobProjects,
   ) {}
 
   async submit(

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
-import { guardDependency } from './job.errors';
+import { guardDependency } from '../common/dependency.errors';
 
 export class SubmitRateLimitedError extends Error {
   override readonly name = 'SubmitRateLimitedError';

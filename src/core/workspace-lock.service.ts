@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
-import { guardDependency } from './job.errors';
+import { guardDependency } from '../common/dependency.errors';
 import { JobQueueService } from './job-queue.service';
 
 /**

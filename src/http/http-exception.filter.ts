@@ -8,7 +8,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { DependencyUnavailableError } from '../core/job.errors';
+import { DependencyUnavailableError } from '../common/dependency.errors';
 import { UnknownJobKindError } from '../core/job-registry';
 import { SubmitRateLimitedError } from '../core/submit-rate-limiter';
 

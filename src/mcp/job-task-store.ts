@@ -8,7 +8,7 @@ import type Redis from 'ioredis';
 import type { McpConfig } from '../config/mcp.config';
 import type { JobService } from '../core/job.service';
 import type { Job } from '../generated/prisma/client';
-import { isUuid } from '../http/ids';
+import { isUuid } from '../common/ids';
 import { jobOutcome, TERMINAL_JOB_STATUSES } from './mcp-tools';
 
 const LIST_PAGE = 50;

@@ -2,7 +2,7 @@ import { BadRequestException } from '@nestjs/common';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { JobView } from '../core/dto/job.view';
+import { JobView } from '../http/dto/job.view';
 import { SubmitJobDto } from '../core/dto/submit-job.dto';
 import { FREE_FORM_PARAMS, paramsJsonSchema, type JsonSchemaObject } from '../core/kind-schema';
 import type { JobRegistry } from '../core/job-registry';
@@ -13,7 +13,7 @@ import {
   inputProblem,
   nullErrors,
   VALIDATION_OPTIONS,
-} from '../http/validation';
+} from '../common/params-validation';
 import { SEARCH_CODE, SEARCH_CODE_TOOL } from './search-code-tool';
 
 export const GET_JOB = 'get_job';

@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { inputProblem, propertyLabel } from '../http/validation';
+import { inputProblem, propertyLabel } from '../common/params-validation';
 import type { CodeSearchService } from '../search/code-search.service';
 import type { SearchHitView } from '../search/dto/search.view';
 

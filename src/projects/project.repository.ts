@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PrismaClient, Project } from '../generated/prisma/client';
-import { guardDependency } from '../core/job.errors';
+import { guardDependency } from '../common/dependency.errors';
+import type { JobProjects } from '../core/job-projects';
 import { PRISMA } from '../database/database.tokens';
 import type { ProjectStatus } from './dto/project.view';
 
@@ -15,7 +16,7 @@ export interface NewProject {
 }
 
 @Injectable()
-export class ProjectRepository {
+export class ProjectRepository implements JobProjects {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
 
   create(data: NewProject): Promise<Project> {

@@ -14,7 +14,7 @@ import type { CreateProjectDto } from './dto/create-project.dto';
 import { ProjectRepository } from './project.repository';
 import { repoUrlProblem } from './repo-url';
 import { WorkspaceService } from './workspace.service';
-import { isUuid } from '../http/ids';
+import { isUuid } from '../common/ids';
 
 @Injectable()
 export class ProjectsService implements OnApplicationBootstrap {

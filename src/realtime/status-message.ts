@@ -1,7 +1,7 @@
 import type { JobChange } from '../core/job-transition';
 import type { JsonValue } from '../core/job.types';
-import { isUuid } from '../http/ids';
-import { inputProblem } from '../http/validation';
+import { isUuid } from '../common/ids';
+import { inputProblem } from '../common/params-validation';
 
 /** What an external worker asked for, once its message has been read. */
 export interface StatusRequest {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PrismaClient } from '../generated/prisma/client';
-import { guardDependency } from '../core/job.errors';
+import { guardDependency } from '../common/dependency.errors';
 import { PRISMA } from '../database/database.tokens';
 
 export interface CatalogEntry {

@@ -1,5 +1,5 @@
 import { Injectable, Logger, NotFoundException } from '@nestjs/common';
-import { isUuid } from '../http/ids';
+import { isUuid } from '../common/ids';
 import { EmbeddingsService, EmbeddingsUnavailableError } from '../llm/embeddings.service';
 import { ProjectRepository } from '../projects/project.repository';
 import { CodeIndexRepository, type ChunkRow, type RankedId } from './code-index.repository';

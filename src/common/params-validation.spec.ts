@@ -2,7 +2,7 @@ import { BadRequestException } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, ValidateNested } from 'class-validator';
-import { inputProblem, MAX_INPUT_DEPTH, validateParams } from './validation';
+import { inputProblem, MAX_INPUT_DEPTH, validateParams } from './params-validation';
 
 class FileParam {
   @IsString() path!: string;

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { JOB_STATUSES, type JobStatus } from '../job.types';
+import { JOB_STATUSES, type JobStatus } from '../../core/job.types';
 
 export class ListJobsQuery {
   @ApiPropertyOptional({ description: 'Only jobs of this kind' })

@@ -3,8 +3,8 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { RequireRole } from '../auth/auth.decorators';
 import { CleanQueueDto } from './dto/list-jobs.query';
 import { CleanResultView, QueueStatsView } from './dto/job.view';
-import { JobQueueService } from './job-queue.service';
-import { JobRegistry } from './job-registry';
+import { JobQueueService } from '../core/job-queue.service';
+import { JobRegistry } from '../core/job-registry';
 
 @ApiTags('admin')
 @ApiBearerAuth()

@@ -13,8 +13,8 @@ import { CurrentUser } from '../auth/auth.decorators';
 import type { AuthUser } from '../auth/jwt.service';
 import { JobEventsQuery, ListJobsQuery } from './dto/list-jobs.query';
 import { JobEventPageView, JobPageView, JobView } from './dto/job.view';
-import { SubmitJobDto } from './dto/submit-job.dto';
-import { JobService } from './job.service';
+import { SubmitJobDto } from '../core/dto/submit-job.dto';
+import { JobService } from '../core/job.service';
 
 @ApiTags('jobs')
 @ApiBearerAuth()

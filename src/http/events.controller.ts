@@ -10,7 +10,7 @@ import { CurrentUser } from '../auth/auth.decorators';
 import type { AuthUser } from '../auth/jwt.service';
 import { JobEventsQuery } from './dto/list-jobs.query';
 import { JobEventPageView } from './dto/job.view';
-import { JobService } from './job.service';
+import { JobService } from '../core/job.service';
 
 @ApiTags('jobs')
 @ApiBearerAuth()

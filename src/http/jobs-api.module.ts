@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { AdminController } from './admin.controller';
+import { EventsController } from './events.controller';
+import { JobsController } from './jobs.controller';
+
+/** The job core's REST surface; its services come from the global JobCoreModule. */
+@Module({ controllers: [JobsController, EventsController, AdminController] })
+export class JobsApiModule {}
