@@ -17,7 +17,7 @@ function value(env: Env, name: string): string | undefined {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 }
 
-/** METRICS_TOKEN and LOG_FORMAT (SPEC §15). */
+/** METRICS_TOKEN and LOG_FORMAT (docs/operations.md). */
 export function parseOperationsConfig(env: Env): OperationsConfig {
   const metricsToken = value(env, 'METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) {
