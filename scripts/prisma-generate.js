@@ -1,5 +1,5 @@
-// Generates the Prisma client offline. The CLI insists on a native schema engine even for
-// `generate`, which needs none; any existing file satisfies that check (SPEC §1).
+// Generates the Prisma client offline (README.md#database-and-migrations). The CLI insists on a
+// native schema engine even for `generate`, which needs none; any existing file satisfies it.
 const { execFileSync } = require('node:child_process');
 
 execFileSync(process.execPath, [require.resolve('prisma/build/index.js'), 'generate'], {

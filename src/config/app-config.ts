@@ -17,7 +17,7 @@ export type NodeEnv = (typeof NODE_ENVS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Defaults every job kind starts from (SPEC §6); a kind may override any of them. */
+/** Defaults every job kind starts from (docs/job-policies.md); a kind may override any of them. */
 export interface JobPolicyDefaults {
   attempts: number;
   backoffMs: number;

@@ -1,6 +1,6 @@
 import { ConfigError, raw, url, type Env } from './env-readers';
 
-/** An OpenAI-compatible embeddings endpoint (SPEC §12); absent: search is lexical only. */
+/** An OpenAI-compatible embeddings endpoint (docs/indexing.md); absent: search is lexical only. */
 export interface EmbeddingsConfig {
   /** Base URL of the API, e.g. https://api.openai.com/v1 (its /embeddings is called). */
   baseUrl: string;

@@ -3,14 +3,14 @@ import { ConfigError, int, list, oneOf, text, type Env } from './env-readers';
 export const EXTERNAL_ITEM_FORMATS = ['json', 'id'] as const;
 export type ExternalItemFormat = (typeof EXTERNAL_ITEM_FORMATS)[number];
 
-/** A kind run by workers outside Conveyor (SPEC §14), fed through a Redis list. */
+/** A kind run by workers outside Conveyor, fed through a Redis list (docs/external-workers.md). */
 export interface ExternalKindConfig {
   name: string;
   /** The Redis list each submitted job is RPUSHed to. */
   list: string;
-  /** `json`: seed 000's object; `id`: the bare job id (seeds 001 and 003). */
+  /** `json`: the JSON job item; `id`: the bare-id item (docs/external-workers.md). */
   item: ExternalItemFormat;
-  /** An extra status channel of seed 003's shape `{ jobId, status, userId, error? }`. */
+  /** An extra status channel in the agent status format `{ jobId, status, userId, error? }`. */
   statusChannel: string | null;
   /** A job no worker finishes within this long after it was pushed ends in error. */
   timeoutMs: number;

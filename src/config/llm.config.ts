@@ -26,7 +26,7 @@ export interface LlmConfig {
   firstTokenTimeoutMs: number;
 }
 
-/** The variable prefix of each provider (SPEC §10). */
+/** The variable prefix of each provider (docs/code-generation.md#providers). */
 export const LLM_ENV_PREFIX: Record<LlmProviderName, string> = {
   anthropic: 'ANTHROPIC',
   openai: 'OPENAI',
@@ -81,7 +81,7 @@ function providerConfig(env: Env, name: LlmProviderName): LlmProviderConfig | nu
   return { name, apiKey, baseURL: url, model };
 }
 
-/** LLM providers and the code-generation knobs (SPEC §10), validated at start-up. */
+/** LLM providers and the code-generation knobs (docs/code-generation.md), validated at start-up. */
 export function parseLlmConfig(env: Env): LlmConfig {
   const order = providerOrder(env);
   // Every provider's variables are checked, listed in LLM_PROVIDERS or not: a typo fails early.

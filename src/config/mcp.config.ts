@@ -1,6 +1,6 @@
 import { ConfigError, int, list, type Env } from './env-readers';
 
-/** The MCP endpoint (SPEC §13, docs/mcp.md). */
+/** The MCP endpoint (docs/mcp.md). */
 export interface McpConfig {
   /** Host header names /mcp answers to (DNS rebinding); null: any host. */
   allowedHosts: string[] | null;

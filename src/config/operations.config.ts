@@ -10,7 +10,7 @@ export interface OperationsConfig {
   logFormat: LogFormat;
 }
 
-/** METRICS_TOKEN and LOG_FORMAT (SPEC §15). */
+/** METRICS_TOKEN and LOG_FORMAT (docs/operations.md). */
 export function parseOperationsConfig(env: Env): OperationsConfig {
   return {
     metricsToken: text(

@@ -8,7 +8,7 @@ export interface PrCreationConfig {
   authorEmail: string;
 }
 
-/** GITHUB_TOKEN, GITHUB_API_URL, GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL (SPEC §11). */
+/** GITHUB_TOKEN, GITHUB_API_URL, GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL (docs/pr-creation.md). */
 export function parsePrCreationConfig(env: Env, allowLocalRepos: boolean): PrCreationConfig {
   const githubToken = text(
     env,

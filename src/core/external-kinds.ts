@@ -29,7 +29,7 @@ export function externalJobKinds(
   });
 }
 
-/** SPEC §14: an external kind's params are checked only for being a JSON object of ≤ 64 KiB. */
+/** An external kind's params are checked only for being a JSON object of ≤ 64 KiB. */
 export function externalParams(raw: unknown): JsonValue {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new BadRequestException('params must be a JSON object');

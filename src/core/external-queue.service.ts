@@ -67,9 +67,9 @@ export interface ExternalQueueStats {
 }
 
 /**
- * The queue side of external kinds (SPEC §14): jobs are RPUSHed to the kind's Redis list for
- * workers outside Conveyor; a job not finished within the kind's timeout ends in error. Every
- * process sweeps the deadlines; the ZREM decides which one records the timeout.
+ * The queue side of external kinds (docs/external-workers.md): jobs are RPUSHed to the kind's
+ * Redis list for workers outside Conveyor; a job not finished within the kind's timeout ends in
+ * error. Every process sweeps the deadlines; the ZREM decides which one records the timeout.
  */
 @Injectable()
 export class ExternalQueueService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -103,13 +103,13 @@ export class ExternalQueueService implements OnApplicationBootstrap, OnApplicati
     await this.sweeping;
   }
 
-  /** What the kind's workers pop: seed 000's object, or the bare id (seeds 001 and 003). */
+  /** What the kind's workers pop: the JSON job item, or the bare-id item. */
   item(job: Job): string {
     const { external } = this.runner(job.kind);
     if (external.item === 'id') return job.id;
     return JSON.stringify({
       jobId: job.id,
-      // The per-job channel ExternalStatusService reads seed 000's messages from.
+      // The per-job channel ExternalStatusService reads the stream-channel format from.
       streamId: this.redis.key('stream', job.id),
       project_id: job.projectId,
       user_id: job.userId,

@@ -1,4 +1,4 @@
-/** The most output one event carries (SPEC §9); more is split over several events. */
+/** The most output one event carries (docs/streamed-output.md); more is split over events. */
 export const OUTPUT_EVENT_MAX_BYTES = 64 * 1024;
 
 /** Where a UTF-8 buffer can be cut at or before `end` without splitting a character. */

@@ -49,7 +49,7 @@ export interface JobContext<P> {
   log(text: string): void;
   /**
    * What a person would watch scroll by (test output, LLM tokens): appended to the log and
-   * streamed live as the `output` of progress events (SPEC §9).
+   * streamed live as the `output` of progress events (docs/streamed-output.md).
    */
   output(text: string): void;
 }
@@ -66,13 +66,13 @@ export interface JobProcessor<P, R extends JsonValue | void> {
 }
 
 /**
- * A kind that workers outside Conveyor run (SPEC §14): each submitted job is RPUSHed to `list`
- * (seed 000's JSON object, or the bare id) and the workers report on the status channels.
+ * A kind that workers outside Conveyor run (docs/external-workers.md): each submitted job is
+ * RPUSHed to `list` (the JSON job item, or the bare-id item); workers report on status channels.
  */
 export interface ExternalRunner {
   readonly list: string;
   readonly item: 'json' | 'id';
-  /** An extra status channel of seed 003's shape, for this kind's jobs only. */
+  /** An extra status channel in the agent status format, for this kind's jobs only. */
   readonly statusChannel: string | null;
 }
 

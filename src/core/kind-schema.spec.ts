@@ -104,7 +104,7 @@ describe('kind schemas', () => {
     expect(schema.required).toEqual(['edits']);
   });
 
-  it('an external kind (SPEC §14) takes any JSON object', () => {
+  it('an external kind takes any JSON object', () => {
     class ExternalParams {}
     const external = {
       name: 'rebalance',

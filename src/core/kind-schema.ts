@@ -45,7 +45,7 @@ export interface JsonSchemaObject {
   [keyword: string]: unknown;
 }
 
-/** The params of an external kind (SPEC §14): any JSON object; the size bound is checked at submit. */
+/** The params of an external kind: any JSON object; the size bound is checked at submit. */
 export const FREE_FORM_PARAMS: Readonly<JsonSchemaObject> = Object.freeze({
   type: 'object',
   additionalProperties: true,
@@ -60,7 +60,7 @@ export const FREE_FORM_RESULT: Readonly<JsonSchemaObject> = Object.freeze({
 
 /**
  * The params' schema: what submit accepts (unknown properties are refused, hence closed).
- * A kind run outside Conveyor (SPEC §14, marked `external`) takes any JSON object.
+ * A kind run outside Conveyor (marked `external`) takes any JSON object.
  */
 export function paramsJsonSchema(kind: JobKind): JsonSchemaObject {
   if (isExternal(kind)) return { ...FREE_FORM_PARAMS };

@@ -14,7 +14,7 @@ const answered = new WeakSet<Duplex>();
 
 /**
  * Requests Node's HTTP parser refuses never reach Nest; Node would answer them with an empty
- * body. They get the error shape of every other error instead (SPEC §7).
+ * body. They get the error shape of every other error instead (docs/errors.md).
  *
  * The connection is then read and discarded until the client half-closes or LINGER_MS pass:
  * closing it with the rest of the request unread would reset it, and a client still sending

@@ -18,7 +18,7 @@ import {
   type JsonSchemaObject,
 } from '../core/kind-schema';
 
-/** What the document says about submitting: the registered kinds and the external ones (SPEC §14). */
+/** What the document says about submitting: the registered kinds and the external ones. */
 export interface DocumentedKinds {
   readonly kinds: readonly JobKind[];
   readonly externalKinds?: readonly string[];
@@ -39,7 +39,7 @@ export function kindSchemaPrefix(kind: string): string {
 /**
  * The served OpenAPI document: the controllers' routes, plus one submit operation per kind
  * (params and result from the kind's schema), job reads answering a JobView discriminated by
- * kind, and every operation's errors in the shape of SPEC §7.
+ * kind, and every operation's errors in the shape of docs/errors.md.
  */
 export function buildOpenApiDocument(
   app: INestApplication,
@@ -231,7 +231,7 @@ function addErrorResponses(document: OpenAPIObject): void {
     for (const operation of Object.values(item) as OperationObject[]) {
       if (typeof operation !== 'object' || !operation?.responses) continue;
       operation.responses.default ??= {
-        description: 'An error, in the shape of SPEC §7',
+        description: 'An error: `{ statusCode, error, message }`, the message naming what is wrong',
         content: { [JSON_TYPE]: { schema: ref('ErrorView') } },
       };
     }

@@ -2,8 +2,8 @@ import { APICallError } from 'ai';
 import { NonRetryableJobError } from '../core/job.errors';
 
 /**
- * What a provider failure means (SPEC §10): try the next provider, fail this attempt (the job's
- * retry policy applies), or fail the job at once.
+ * What a provider failure means (docs/code-generation.md): try the next provider, fail this
+ * attempt (the job's retry policy applies), or fail the job at once.
  */
 export type FailureDisposition = 'next-provider' | 'fail-attempt' | 'fail-job';
 

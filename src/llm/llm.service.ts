@@ -33,7 +33,8 @@ type WarningLogger = (options: { warnings: unknown[]; provider: string; model: s
 
 /**
  * Streams one answer from the configured providers: failover before the first token, a circuit
- * breaker per provider, the Redis cache and in-flight sharing (SPEC §10). Keys never leave it.
+ * breaker per provider, the Redis cache and in-flight sharing (docs/code-generation.md). Keys
+ * never leave it.
  */
 @Injectable()
 export class LlmService {

@@ -31,7 +31,7 @@ const TASK_STATUS: Record<string, Task['status']> = {
 export type TaskSubmitter = (request: Request, requestId: RequestId) => Promise<Job>;
 
 /**
- * MCP tasks backed by the jobs (SPEC §13): a task id is a job id; status and result are read
+ * MCP tasks backed by the jobs (docs/mcp.md): a task id is a job id; status and result are read
  * from the Job row; tasks/cancel cancels the job, which stops it wherever it runs. What a Job
  * row does not hold — that a job is a task, its owner's claim and its TTL — is a Redis key that
  * expires with the TTL, after which the task is gone for tasks/get and tasks/list (the job stays).

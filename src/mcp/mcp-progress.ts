@@ -1,6 +1,6 @@
 import type { JobEventView } from '../core/job-transition';
 
-/** A job event as it may arrive: `output` is the text streamed since the job's previous event (SPEC §9). */
+/** A job event as it may arrive: `output` is the text streamed since the job's previous event. */
 export type McpJobEvent = JobEventView & { output?: string };
 
 export interface ProgressUpdate {

@@ -125,7 +125,7 @@ export function jobIdArgument(args: Record<string, unknown> | undefined): string
 
 export const TERMINAL_JOB_STATUSES = ['done', 'error', 'cancelled'];
 
-/** A result `{ content }` (seed 000's workers) is already words; anything else is shown as JSON. */
+/** A result `{ content }` (the stream-channel format's) is already words; anything else is JSON. */
 function resultWords(job: Job): string {
   const result = job.result as JsonValue | null;
   if (
@@ -141,7 +141,7 @@ function resultWords(job: Job): string {
   return `${job.kind} job ${job.id} done: ${shown}`;
 }
 
-/** What a kind's call answers once its job ended (seed 000's `complete / content / isError`). */
+/** What a kind's call answers once its job ended (docs/mcp.md#tools: `content / isError`). */
 export function jobOutcome(job: Job): CallToolResult {
   const structured: Record<string, unknown> = { jobId: job.id, status: job.status };
   let text: string;

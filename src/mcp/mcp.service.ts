@@ -38,7 +38,7 @@ function hostName(header: string): string {
 }
 
 /**
- * /mcp over the SDK's Streamable HTTP transport (SPEC §13): stateful sessions kept on this
+ * /mcp over the SDK's Streamable HTTP transport (docs/mcp.md): stateful sessions kept on this
  * instance, each bound to the user whose Bearer token opened it; every request must carry a
  * valid token of that same user. Host and Origin are checked first (DNS rebinding).
  */

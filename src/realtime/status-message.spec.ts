@@ -69,7 +69,7 @@ describe('parseStatusMessage', () => {
       });
     });
 
-    it('the seed format { jobId, status, userId, error? }, keeping userId', () => {
+    it('the agent status format { jobId, status, userId, error? }, keeping userId', () => {
       expect(status({ jobId: JOB, status: 'processing', userId: 'alice' })).toEqual({
         ok: true,
         request: { jobId: JOB, userId: 'alice', change: { type: 'processing' } },

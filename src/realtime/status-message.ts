@@ -60,8 +60,8 @@ function progressOf(value: unknown): number | undefined | false {
 }
 
 /**
- * The status channel: `{ jobId, status, progress?, message?, result?, error? }`, and the seed's
- * `{ jobId, status, userId, error? }` (userId must then be the job's owner).
+ * The status channel: `{ jobId, status, progress?, message?, result?, error? }`, and the agent
+ * status format `{ jobId, status, userId, error? }` (userId must then be the job's owner).
  */
 export function parseStatusMessage(raw: string): ParsedStatus {
   const body = parseObject(raw);
@@ -104,7 +104,7 @@ export function parseStatusMessage(raw: string): ParsedStatus {
   }
 }
 
-/** The seed's per-job stream channel: `{ message, progress }` and `{ complete, content, isError }`. */
+/** The stream-channel format: `{ message, progress }` and `{ complete, content, isError }`. */
 export function parseStreamMessage(jobId: string, raw: string): ParsedStatus {
   if (!isUuid(jobId)) return invalid('the channel does not end in a job id');
   const body = parseObject(raw);

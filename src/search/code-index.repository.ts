@@ -54,7 +54,7 @@ export interface IndexState {
 const TS_CONFIG = 'english';
 const CHUNK_ROWS_PER_INSERT = 400;
 
-/** All I/O of the code index and its search (SPEC §12); SQL the same on PostgreSQL and PGlite. */
+/** All I/O of the code index and search (docs/indexing.md); one SQL for PostgreSQL and PGlite. */
 @Injectable()
 export class CodeIndexRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}

@@ -26,7 +26,7 @@ interface VectorSet {
   vectors: Float32Array[];
 }
 
-/** Code search over a project's index (SPEC §12): lexical, trigram, exact and vector lists fused. */
+/** A project's code search (docs/indexing.md): lexical, trigram, exact and vector lists fused. */
 @Injectable()
 export class CodeSearchService {
   private readonly logger = new Logger('CodeSearch');

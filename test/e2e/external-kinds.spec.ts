@@ -8,8 +8,8 @@ import { baseUrl, connectSocket, type TestSocket } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
 
-/** Seed 000's list item. */
-interface Seed000Item {
+/** The JSON job item (docs/external-workers.md#external-kinds). */
+interface JsonJobItem {
   jobId: string;
   streamId: string;
   project_id: string;
@@ -19,12 +19,12 @@ interface Seed000Item {
   params: Record<string, unknown>;
 }
 
-/** Names outside the stack's prefix, as seed 003's deployment has them. */
+/** Names outside the stack's prefix, as an agent's deployment may have them. */
 const agent = `t-agent-${randomBytes(4).toString('hex')}`;
 const REBALANCE_LIST = `${agent}:rebalance:jobs`;
 const REBALANCE_CHANNEL = `${agent}:rebalance:status`;
 
-describe('external kinds (SPEC §14)', () => {
+describe('external kinds', () => {
   let stack: TestStack;
   let url: string;
   let admin: AdminApi;
@@ -74,15 +74,15 @@ describe('external kinds (SPEC §14)', () => {
     );
   }
 
-  /** BRPOP, as seed 003's agent does; bounded so a missing push fails the test. */
+  /** BRPOP, as the documented agent does; bounded so a missing push fails the test. */
   async function brpop(list: string): Promise<string> {
     const popped = await popper.brpop(list, 10);
     if (!popped) throw new Error(`nothing pushed to ${list} within 10 s`);
     return popped[1];
   }
 
-  /** Seed 003's agent: BRPOP the id, PUBLISH { jobId, status, userId } (and error). */
-  async function seed003Worker(userId: string, fail?: string): Promise<string> {
+  /** An agent: BRPOP the bare id, PUBLISH the agent status format (and error). */
+  async function agentWorker(userId: string, fail?: string): Promise<string> {
     const jobId = await brpop(REBALANCE_LIST);
     const report = (status: string, extra: object = {}) =>
       publisher.publish(REBALANCE_CHANNEL, JSON.stringify({ jobId, status, userId, ...extra }));
@@ -92,9 +92,9 @@ describe('external kinds (SPEC §14)', () => {
     return jobId;
   }
 
-  /** Seed 000's worker: the job data from the list, progress then the final message on streamId. */
-  async function seed000Worker(isError: boolean): Promise<Seed000Item> {
-    const item = JSON.parse(await brpop(listOf('spin-up'))) as Seed000Item;
+  /** A JSON-item worker: the item from the list, progress then the final message on streamId. */
+  async function streamWorker(isError: boolean): Promise<JsonJobItem> {
+    const item = JSON.parse(await brpop(listOf('spin-up'))) as JsonJobItem;
     const send = (message: object) => publisher.publish(item.streamId, JSON.stringify(message));
     expect(await send({ message: 'Starting job...', progress: 0 })).toBeGreaterThanOrEqual(1);
     await send({ message: 'Half way done...', progress: 50 });
@@ -106,11 +106,11 @@ describe('external kinds (SPEC §14)', () => {
     return item;
   }
 
-  it('pushes the bare id (seed 003) and follows the agent to done and to error', async () => {
-    const { api, socket } = await owner('seed003');
+  it('pushes the bare id and follows the agent to done and to error', async () => {
+    const { api, socket } = await owner('agent');
     const job = await api.submitOk('rebalance', { amount: 1000 }, { priority: 'high' });
     expect(job).toMatchObject({ kind: 'rebalance', status: 'queued' });
-    expect(await seed003Worker(api.user)).toBe(job.id);
+    expect(await agentWorker(api.user)).toBe(job.id);
     await waitForEvent(socket, job.id, 'rebalance:done');
     expect(eventsOf(socket, job.id)).toEqual([
       'rebalance:created',
@@ -120,9 +120,7 @@ describe('external kinds (SPEC §14)', () => {
     expect(await api.job(job.id)).toMatchObject({ status: 'done', progress: 100, attempts: 1 });
 
     const failing = await api.submitOk('rebalance', { amount: 1 });
-    expect(await seed003Worker(api.user, 'Processing failed: insufficient balance')).toBe(
-      failing.id,
-    );
+    expect(await agentWorker(api.user, 'Processing failed: insufficient balance')).toBe(failing.id);
     await waitForEvent(socket, failing.id, 'rebalance:error');
     expect(eventsOf(socket, failing.id)).toEqual([
       'rebalance:created',
@@ -135,14 +133,14 @@ describe('external kinds (SPEC §14)', () => {
     });
   });
 
-  it("pushes seed 000's object and follows progress and the final message on streamId", async () => {
-    const { api, socket } = await owner('seed000');
+  it('pushes the JSON job item and follows progress and the final message on streamId', async () => {
+    const { api, socket } = await owner('stream');
     const job = await api.submitOk(
       'spin-up',
       { name: 'shop', stack: ['nest', 'prisma'] },
       { requestId: 'req_123' },
     );
-    const item = await seed000Worker(false);
+    const item = await streamWorker(false);
     expect(item).toEqual({
       jobId: job.id,
       streamId: `${stack.prefix}:stream:${job.id}`,
@@ -168,7 +166,7 @@ describe('external kinds (SPEC §14)', () => {
     });
 
     const failing = await api.submitOk('spin-up', { name: 'broken' });
-    expect((await seed000Worker(true)).jobId).toBe(failing.id);
+    expect((await streamWorker(true)).jobId).toBe(failing.id);
     await waitForEvent(socket, failing.id, 'spin-up:error');
     expect(eventsOf(socket, failing.id)).toEqual([
       'spin-up:created',
@@ -196,7 +194,7 @@ describe('external kinds (SPEC §14)', () => {
 
     const retried = await api.post(`/jobs/${job.id}/retry`);
     expect(retried.status).toBe(202);
-    const item = JSON.parse(await brpop(listOf('slow'))) as Seed000Item;
+    const item = JSON.parse(await brpop(listOf('slow'))) as JsonJobItem;
     expect(item.jobId).toBe(job.id);
     await publisher.publish(item.streamId, JSON.stringify({ complete: true, content: 'late' }));
     await waitForEvent(socket, job.id, 'slow:done');
@@ -221,7 +219,7 @@ describe('external kinds (SPEC §14)', () => {
       const res = await api.post(`/jobs/${drop.id}/cancel`);
       expect((res.body as JobBody).status).toBe('cancelled');
       const items = (await publisher.lrange(listOf('spin-up'), 0, -1)).map(
-        (raw) => (JSON.parse(raw) as Seed000Item).jobId,
+        (raw) => (JSON.parse(raw) as JsonJobItem).jobId,
       );
       expect(items).toEqual([keep.id]);
       await waitFor('the cancellation on the cancel channel', () =>

@@ -198,7 +198,7 @@ describe('external workers over Redis pub/sub', () => {
     expect((await stack.http().get('/health/ready')).status).toBe(200);
   });
 
-  it('accepts the seed stream format on <prefix>:stream:<jobId>: progress, then complete', async () => {
+  it('accepts the stream-channel format on <prefix>:stream:<jobId>: progress, then complete', async () => {
     const { api, socket } = await owner('stream');
     const ok = await queuedJob(api, 'stream-ok');
     await publish(streamChannel(ok.id), { message: 'Creating project structure...', progress: 0 });
@@ -254,10 +254,10 @@ describe('external workers over Redis pub/sub', () => {
     expect(await api.job(pending.id)).toMatchObject({ status: 'queued' });
   });
 
-  it('accepts the seed { jobId, status, userId, error? } only with the owner’s userId', async () => {
-    const { api, socket } = await owner('seed');
+  it('accepts the agent status format only with the owner’s userId', async () => {
+    const { api, socket } = await owner('agent');
     const stranger = await owner('stranger');
-    const job = await queuedJob(api, 'seed');
+    const job = await queuedJob(api, 'agent');
 
     await publish(statusChannel(), { jobId: job.id, status: 'processing', userId: api.user });
     await waitForEvent(socket, job.id, 'echo:processing');

@@ -60,7 +60,7 @@ interface OutputData {
   output: string;
 }
 
-describe('MCP: streamed job output as logging notifications (SPEC §9, §13)', () => {
+describe('MCP: streamed job output as logging notifications', () => {
   let stack: TestStack;
   const clients: Client[] = [];
 

@@ -27,7 +27,7 @@ function textOf(result: CallToolResult): string {
   return first?.type === 'text' ? first.text : '';
 }
 
-describe('MCP search_code over the real code search (SPEC §12, §13)', () => {
+describe('MCP search_code over the real code search', () => {
   let stack: TestStack;
   const clients: Client[] = [];
   const alice = uniqueUser('alice');

@@ -66,7 +66,7 @@ function textOf(result: CallToolResult): string {
   return first?.type === 'text' ? first.text : '';
 }
 
-describe('MCP over Streamable HTTP (SPEC §13)', () => {
+describe('MCP over Streamable HTTP', () => {
   let stack: TestStack;
   let url: URL;
   const clients: Client[] = [];
@@ -592,7 +592,7 @@ describe('MCP over Streamable HTTP (SPEC §13)', () => {
     expect((await new Api(stack, user).job(created.task.taskId)).status).toBe('done');
   });
 
-  it('runs an external kind as a tool: the worker of seed 000 answers in content / isError', async () => {
+  it('runs an external kind as a tool: a stream-channel worker answers in content / isError', async () => {
     const { client } = await connect(uniqueUser('external'));
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
     try {

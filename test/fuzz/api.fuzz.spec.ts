@@ -38,11 +38,11 @@ import {
 /*
  * The fuzz tier: reads the served OpenAPI document and throws generated values at every
  * operation, at the Socket.IO handshake and at the external status channels of one api
- * process (a real child, so a crash shows as an exit). Pass: no 5xx, every 4xx in the SPEC §7
- * shape (a 400 naming a field), the process alive and ready afterwards, and the database and
- * the queues holding exactly what the accepted requests created.
+ * process (a real child, so a crash shows as an exit). Pass: no 5xx, every 4xx in the error
+ * shape of docs/errors.md (a 400 naming a field), the process alive and ready afterwards, and the
+ * database and the queues holding exactly what the accepted requests created.
  *
- * MCP (SPEC §13): an SDK client session with the fuzz user's token lists the tools and calls
+ * MCP (docs/mcp.md): an SDK client session with the fuzz user's token lists the tools and calls
  * each with arguments generated from its inputSchema. A kind's tool is called as a task first
  * (it answers at once: the api runs no workers, so a plain call that is accepted would wait for
  * ever); only arguments the task call refused are sent again as a plain call, which must refuse
@@ -154,7 +154,7 @@ describe('fuzz: the served API, the socket handshake, the status channels and MC
         DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
         SUBMIT_LIMIT_PER_MINUTE: '1000000',
-        // An external kind (SPEC §14) has an operation too; its jobs wait on a Redis list.
+        // An external kind has an operation too; its jobs wait on a Redis list.
         EXTERNAL_KINDS: EXTERNAL_KIND,
         [`EXTERNAL_${EXTERNAL_KIND.toUpperCase().replace(/-/g, '_')}_ITEM`]: 'id',
       },
@@ -462,7 +462,7 @@ describe('fuzz: the served API, the socket handshake, the status channels and MC
               body.error !== '' &&
               typeof body.message === 'string' &&
               body.message !== '';
-            if (!shaped) throw new Error(`error not in the SPEC §7 shape\n${context}`);
+            if (!shaped) throw new Error(`error not in the error shape\n${context}`);
             const message = body.message as string;
             if (
               response.status === 400 &&
@@ -881,7 +881,7 @@ describe('fuzz: the served API, the socket handshake, the status channels and MC
               typeof rpc.error?.message === 'string' &&
               rpc.error.message !== '';
             if (!specShaped && !rpcShaped) {
-              throw new Error(`neither the SPEC §7 nor a JSON-RPC error\n${context}`);
+              throw new Error(`neither the error shape nor a JSON-RPC error\n${context}`);
             }
           }
         }),

@@ -63,7 +63,7 @@ export function bearer(user: string, roles: string[] = []): string {
   return `Bearer ${tokenFor(user, roles)}`;
 }
 
-/** Asserts the SPEC §7 error shape: exactly `{ statusCode, error, message }`, as JSON. */
+/** Asserts the error shape (docs/errors.md): exactly `{ statusCode, error, message }`, as JSON. */
 export function expectError(res: Response, status: number, message?: RegExp | string): ErrorBody {
   expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status });
   expect(res.headers['content-type']).toMatch(/^application\/json/);

@@ -64,8 +64,7 @@ export class JobEventViewDto implements JobEventView {
   @ApiPropertyOptional({ type: 'object', additionalProperties: true }) result?: JsonValue;
   @ApiPropertyOptional() error?: string;
   @ApiPropertyOptional({
-    description:
-      'progress events: the output streamed since the previous event, at most 64 KiB (SPEC §9)',
+    description: 'progress events: the output streamed since the previous event, at most 64 KiB',
   })
   output?: string;
   @ApiProperty({ format: 'date-time' }) at!: string;

@@ -85,9 +85,10 @@ function parseEdits(path: string, lines: string[]): SearchReplace[] | string {
 }
 
 /**
- * Reads the file blocks of a model's answer (SPEC §10): `<file path="…">` with the whole content,
- * `<edit path="…">` with SEARCH/REPLACE blocks. Prose around the blocks is ignored; a block that
- * is not closed, has no path or is malformed makes the whole answer refused.
+ * Reads the file blocks of a model's answer (docs/code-generation.md#answer-format):
+ * `<file path="…">` with the whole content, `<edit path="…">` with SEARCH/REPLACE blocks. Prose
+ * around the blocks is ignored; a block that is not closed, has no path or is malformed makes the
+ * whole answer refused.
  */
 export function parseAnswer(text: string): ParsedAnswer {
   const lines = text.replace(/\r\n/g, '\n').split('\n');

@@ -1,6 +1,6 @@
 import type { ContextFile } from './workspace-files';
 
-/** Asks for the answer format of SPEC §10 (parsed by answer.parser.ts). */
+/** Asks for the answer format of docs/code-generation.md (parsed by answer.parser.ts). */
 export const ANSWER_FORMAT_PROMPT = `You are a coding assistant working in a project's repository.
 Give every file you create or change in one of these two forms, each tag on a line of its own:
 

@@ -40,7 +40,7 @@ async function assertParentInside(realRoot: string, root: string, path: string):
   }
 }
 
-/** Reads the context files the client named, within the SPEC §10 bounds. */
+/** Reads the context files the client named, within the bounds of docs/code-generation.md. */
 export async function readContextFiles(
   root: string,
   paths: readonly string[],

@@ -3,8 +3,9 @@ import { posix } from 'node:path';
 export const MAX_PATH_CHARS = 1000;
 
 /**
- * The path rules of SPEC §10 for a file the model writes or the client names: relative, inside
- * the workspace, never under `.git/`. Returns the normalised path, or why it is refused.
+ * The path rules (docs/code-generation.md) for a file the model writes or the client names:
+ * relative, inside the workspace, never under `.git/`. Returns the normalised path, or why it is
+ * refused.
  */
 export function checkWorkspacePath(raw: string): { path: string } | { error: string } {
   if (raw === '') return { error: 'is empty' };

@@ -39,7 +39,7 @@ const ANALYZE_AFTER_CHUNKS = 1000;
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** Brings a project's code index up to date with its workspace (SPEC §12). */
+/** Brings a project's code index up to date with its workspace (docs/indexing.md). */
 @Injectable()
 export class CodeIndexerService {
   private readonly chunker = new CodeChunker();

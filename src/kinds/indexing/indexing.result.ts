@@ -24,7 +24,7 @@ export class IndexingFileCounts {
   skippedByReason!: SkippedByReason;
 }
 
-/** The result of an indexing job (SPEC §12). */
+/** The result of an indexing job (docs/indexing.md#params-and-result). */
 export class IndexingResultView {
   @ApiProperty({ type: IndexingFileCounts })
   files!: IndexingFileCounts;

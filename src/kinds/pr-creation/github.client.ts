@@ -12,7 +12,7 @@ export function truncateBody(body: string): string {
   return body.slice(0, GITHUB_BODY_LIMIT - TRUNCATED.length) + TRUNCATED;
 }
 
-/** Answers that another attempt cannot change (SPEC §11). */
+/** Answers that another attempt cannot change (docs/pr-creation.md#failures-and-retries). */
 const FINAL_STATUSES = [401, 403, 404, 422];
 
 interface GitHubErrorBody {
