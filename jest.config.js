@@ -4,6 +4,8 @@ const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': 'ts-jest' },
+  // client/src imports its modules as './x.js' (what its ES build and the browser load): the .ts.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };
 
 module.exports = {

@@ -1,0 +1,115 @@
+/* The service's shapes (the api's DTOs, checked against its OpenAPI document). */
+
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export type JobStatus = 'queued' | 'processing' | 'done' | 'error' | 'cancelled';
+export type JobEventStatus = 'created' | 'processing' | 'progress' | 'done' | 'error' | 'cancelled';
+export type Priority = 'critical' | 'high' | 'medium' | 'low';
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['done', 'error', 'cancelled'];
+
+export interface Job<P = Record<string, JsonValue>, R = JsonValue> {
+  id: string;
+  kind: string;
+  status: JobStatus;
+  priority: Priority;
+  progress: number;
+  message: string | null;
+  projectId: string;
+  requestId: string | null;
+  params: P;
+  result: R | null;
+  error: string | null;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+}
+
+export interface JobEvent {
+  /** Opaque, strictly increasing per user. */
+  eventId: string;
+  jobId: string;
+  kind: string;
+  status: JobEventStatus;
+  progress: number;
+  message?: string;
+  result?: Record<string, unknown>;
+  error?: string;
+  /** Streamed output appended since the job's previous event (progress events). */
+  output?: string;
+  at: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface SubmitRequest<P = Record<string, JsonValue>> {
+  projectId: string;
+  params: P;
+  priority?: Priority;
+  requestId?: string;
+}
+
+export interface ListJobsQuery {
+  kind?: string;
+  status?: JobStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface JobLog {
+  content: string;
+  truncated: boolean;
+}
+
+export interface KindInfo {
+  name: string;
+  /** JSON Schema of the params (the same one OpenAPI and MCP publish). */
+  paramsSchema: Record<string, unknown>;
+  /** JSON Schema of the result; null when the kind's result is free-form. */
+  resultSchema: Record<string, unknown> | null;
+  /** Whether a job of this kind runs in a ready project's workspace. */
+  workspace: boolean;
+}
+
+export type ProjectStatus = 'cloning' | 'ready' | 'error';
+
+export interface Project {
+  id: string;
+  name: string;
+  repoUrl: string | null;
+  defaultBranch: string;
+  status: ProjectStatus;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CreateProjectRequest {
+  name: string;
+  repoUrl?: string;
+  defaultBranch?: string;
+}
+
+export interface QueueStats {
+  kind: string;
+  paused: boolean;
+  waiting: number;
+  active: number;
+  prioritized: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+}
