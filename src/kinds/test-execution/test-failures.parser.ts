@@ -60,22 +60,52 @@ function dedent(lines: readonly string[]): string[] {
 
 const indentOf = (line: string) => /^\s*/.exec(line)![0].length;
 
-interface RunnerParser {
-  line(line: string): void;
-  finish(): void;
+interface TestBlock {
+  name: string;
+  file?: string;
+  lines: string[];
+  /** The header's indentation: deeper lines belong to the block. */
+  indent: number;
+}
+
+/** One runner's reader: a failure is a block of lines opened by a header, emitted at its end. */
+abstract class BlockParser<Block> {
+  protected open: Block | null = null;
+
+  abstract line(line: string): void;
+
+  finish(): void {
+    this.close();
+  }
+
+  protected close(): void {
+    const open = this.open;
+    this.open = null;
+    if (open) this.emit(open);
+  }
+
+  protected abstract emit(block: Block): void;
 }
 
 type Sink = (found: TestFailure) => void;
 
+interface TapBlock {
+  name: string;
+  indent: number;
+  /** The YAML diagnostics between `---` and `...`; null until `---` is seen. */
+  yaml: string[] | null;
+}
+
 /** node --test, TAP reporter (node 20's default when the output is not a terminal). */
-class NodeTapParser implements RunnerParser {
+class NodeTapParser extends BlockParser<TapBlock> {
   private suites: { indent: number; name: string }[] = [];
-  private open: { indent: number; name: string; yaml: string[] | null } | null = null;
 
   constructor(
     private readonly sink: Sink,
     private readonly workspace: string | null,
-  ) {}
+  ) {
+    super();
+  }
 
   line(line: string): void {
     const open = this.open;
@@ -110,14 +140,7 @@ class NodeTapParser implements RunnerParser {
     }
   }
 
-  finish(): void {
-    this.close();
-  }
-
-  private close(): void {
-    const open = this.open;
-    this.open = null;
-    if (!open) return;
+  protected emit(open: NonNullable<typeof this.open>): void {
     const fields = readTapYaml(open.yaml ?? []);
     // A suite fails because a test in it failed: that test is the failure, not the suite.
     if (fields.failureType === 'subtestsFailed') return;
@@ -165,14 +188,15 @@ function readTapYaml(lines: readonly string[]): Record<string, string | undefine
  * node --test, spec reporter: `✖ name (1.2ms)` followed by the error, indented deeper; the
  * closing "failing tests" list repeats them with their file, and is preferred when present.
  */
-class NodeSpecParser implements RunnerParser {
+class NodeSpecParser extends BlockParser<TestBlock> {
   private file: string | undefined;
-  private open: { indent: number; name: string; file?: string; lines: string[] } | null = null;
   private inSummary = false;
   private readonly tree: TestFailure[] = [];
   private readonly summary: TestFailure[] = [];
 
-  constructor(private readonly sink: Sink) {}
+  constructor(private readonly sink: Sink) {
+    super();
+  }
 
   line(line: string): void {
     const test = /^(\s*)[✖✔﹣▶] (.+?) \([\d.]+m?s\)(?: #.*)?$/.exec(line);
@@ -197,16 +221,14 @@ class NodeSpecParser implements RunnerParser {
     if (test) this.file = undefined;
   }
 
-  finish(): void {
-    this.close();
+  override finish(): void {
+    super.finish();
     for (const found of this.summary.length > 0 ? this.summary : this.tree) this.sink(found);
   }
 
-  private close(): void {
-    const open = this.open;
-    this.open = null;
+  protected emit(open: NonNullable<typeof this.open>): void {
     // No error under it: a suite whose failure is one of its tests.
-    if (!open || open.lines.every((line) => line.trim() === '')) return;
+    if (open.lines.every((line) => line.trim() === '')) return;
     const lines = dedent(open.lines);
     const firstAt = lines.findIndex((line) => /^\s+at /.test(line));
     const kept = firstAt === -1 ? lines : lines.slice(0, firstAt + STACK_LINES);
@@ -215,17 +237,19 @@ class NodeSpecParser implements RunnerParser {
 }
 
 /** Jest: `FAIL path` then one `● suite › test` block per failure. */
-class JestParser implements RunnerParser {
+class JestParser extends BlockParser<TestBlock> {
   private file: string | undefined;
-  private open: { name: string; file?: string; lines: string[] } | null = null;
 
-  constructor(private readonly sink: Sink) {}
+  constructor(private readonly sink: Sink) {
+    super();
+  }
 
   line(line: string): void {
     const header = /^ {2}● (.+)$/.exec(line);
     if (header) {
       this.close();
-      if (header[1] !== 'Console') this.open = { name: header[1], file: this.file, lines: [] };
+      if (header[1] !== 'Console')
+        this.open = { name: header[1], file: this.file, lines: [], indent: 2 };
       return;
     }
     if (/^\S/.test(line)) {
@@ -237,14 +261,7 @@ class JestParser implements RunnerParser {
     if (this.open && this.open.lines.length < MAX_MESSAGE_LINES * 3) this.open.lines.push(line);
   }
 
-  finish(): void {
-    this.close();
-  }
-
-  private close(): void {
-    const open = this.open;
-    this.open = null;
-    if (!open) return;
+  protected emit(open: NonNullable<typeof this.open>): void {
     // Leave the code frame out: the assertion and the stack say where.
     const lines = dedent(open.lines).filter((line) => !/^\s*(?:>\s*)?\d*\s+\|/.test(line));
     const firstAt = lines.findIndex((line) => /^\s*at /.test(line));
@@ -254,16 +271,16 @@ class JestParser implements RunnerParser {
 }
 
 /** Vitest's default reporter: `FAIL  file > suite > test` then the error, up to a ⎯ rule. */
-class VitestParser implements RunnerParser {
-  private open: { name: string; file: string; lines: string[] } | null = null;
-
-  constructor(private readonly sink: Sink) {}
+class VitestParser extends BlockParser<TestBlock> {
+  constructor(private readonly sink: Sink) {
+    super();
+  }
 
   line(line: string): void {
     const header = /^\s*FAIL\s+(\S+) > (.+)$/.exec(line);
     if (header) {
       this.close();
-      this.open = { file: header[1], name: header[2], lines: [] };
+      this.open = { file: header[1], name: header[2], lines: [], indent: 0 };
       return;
     }
     if (!this.open) return;
@@ -274,27 +291,21 @@ class VitestParser implements RunnerParser {
     if (this.open.lines.length < MAX_MESSAGE_LINES * 3) this.open.lines.push(line);
   }
 
-  finish(): void {
-    this.close();
-  }
-
-  private close(): void {
-    const open = this.open;
-    this.open = null;
-    if (!open) return;
+  protected emit(open: NonNullable<typeof this.open>): void {
     const lines = open.lines.filter((line) => !/^\s*\d*\s*\|/.test(line));
     this.sink(failure(open.name, open.file, lines));
   }
 }
 
 /** pytest: the FAILURES and ERRORS sections (`____ name ____` blocks), else its short summary. */
-class PytestParser implements RunnerParser {
+class PytestParser extends BlockParser<TestBlock & { raw: string[] }> {
   private section = false;
-  private open: { name: string; file?: string; lines: string[]; raw: string[] } | null = null;
   private fromBlocks = new Set<string>();
   private summary: TestFailure[] = [];
 
-  constructor(private readonly sink: Sink) {}
+  constructor(private readonly sink: Sink) {
+    super();
+  }
 
   line(line: string): void {
     const rule = /^=+ (.+?) =+$/.exec(line);
@@ -314,7 +325,7 @@ class PytestParser implements RunnerParser {
     const block = /^_{3,} (.+?) _{3,}$/.exec(line);
     if (block) {
       this.close();
-      this.open = { name: block[1], lines: [], raw: [] };
+      this.open = { name: block[1], lines: [], raw: [], indent: 0 };
       return;
     }
     const open = this.open;
@@ -329,15 +340,12 @@ class PytestParser implements RunnerParser {
     }
   }
 
-  finish(): void {
-    this.close();
+  override finish(): void {
+    super.finish();
     for (const found of this.summary) if (!this.fromBlocks.has(found.name)) this.sink(found);
   }
 
-  private close(): void {
-    const open = this.open;
-    this.open = null;
-    if (!open) return;
+  protected emit(open: NonNullable<typeof this.open>): void {
     this.fromBlocks.add(open.name);
     const assertions = open.lines.some((line) => !/^\S+\.py:\d+: /.test(line));
     this.sink(failure(open.name, open.file, assertions ? open.lines : open.raw.slice(-10)));
@@ -345,14 +353,15 @@ class PytestParser implements RunnerParser {
 }
 
 /** go test, with or without -v: `--- FAIL: TestName` and the t.Error lines of that test. */
-class GoTestParser implements RunnerParser {
+class GoTestParser extends BlockParser<TestBlock> {
   /** With -v a test's log comes before its verdict: kept per running test until then. */
   private logs = new Map<string, string[]>();
   private running: string | null = null;
-  private open: { indent: number; name: string; lines: string[] } | null = null;
   private found: { name: string; lines: string[] }[] = [];
 
-  constructor(private readonly sink: Sink) {}
+  constructor(private readonly sink: Sink) {
+    super();
+  }
 
   line(line: string): void {
     const verdict = /^(\s*)--- (FAIL|PASS|SKIP): (\S+) \(/.exec(line);
@@ -388,8 +397,8 @@ class GoTestParser implements RunnerParser {
     }
   }
 
-  finish(): void {
-    this.close();
+  override finish(): void {
+    super.finish();
     for (const { name, lines } of this.found) {
       // A parent fails when one of its subtests does: the subtest is the failure.
       const parentOnly =
@@ -400,9 +409,8 @@ class GoTestParser implements RunnerParser {
     }
   }
 
-  private close(): void {
-    if (this.open) this.found.push({ name: this.open.name, lines: this.open.lines });
-    this.open = null;
+  protected emit(open: NonNullable<typeof this.open>): void {
+    this.found.push({ name: open.name, lines: open.lines });
   }
 }
 
@@ -413,7 +421,7 @@ class GoTestParser implements RunnerParser {
 export class TestFailureCollector {
   private readonly failures: TestFailure[] = [];
   private readonly seen = new Set<string>();
-  private readonly parsers: RunnerParser[];
+  private readonly parsers: BlockParser<unknown>[];
   private partial = '';
 
   /** `workspace`: file paths the runner prints in full are made relative to it. */
