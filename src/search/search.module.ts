@@ -1,13 +1,11 @@
 import { Module } from '@nestjs/common';
-import { CodeIndexModule } from './code-index.module';
 import { CodeSearchController } from './code-search.controller';
-import { CodeSearchService } from './code-search.service';
+import { CodeSearchModule } from './code-search.module';
 
 /** GET /projects/:id/search and the search_code MCP tool (api processes). */
 @Module({
-  imports: [CodeIndexModule],
-  providers: [CodeSearchService],
+  imports: [CodeSearchModule],
   controllers: [CodeSearchController],
-  exports: [CodeSearchService],
+  exports: [CodeSearchModule],
 })
 export class SearchModule {}

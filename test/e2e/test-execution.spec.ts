@@ -35,6 +35,7 @@ const RESULT_KEYS = [
   'durationMs',
   'exitCode',
   'failed',
+  'failures',
   'outputTail',
   'passed',
   'signal',
@@ -469,6 +470,7 @@ describe('test-execution with TEST_SANDBOX=bwrap', () => {
       passed: 3,
       failed: 0,
       skipped: 1,
+      failures: [],
     });
     expect(result(job).durationMs).toBeGreaterThanOrEqual(0);
     expect(result(job).outputTail).toMatch(/# pass 3\n/);
@@ -497,6 +499,36 @@ describe('test-execution with TEST_SANDBOX=bwrap', () => {
     });
     expect(log).toContain('six halves should be four');
     expect(statuses(events)).not.toContain('error');
+    expect(result(job).failures).toEqual([
+      {
+        name: 'divides',
+        file: 'test/fail.test.js',
+        message: expect.stringMatching(/^six halves should be four\n\n3 !== 4\n\s+at /),
+      },
+    ]);
+  });
+
+  it('reads the failures from the JUnit report the command writes, or says it is missing', async () => {
+    const project = await harness.project();
+    const report = 'junit.xml';
+    const { job } = await harness.run(project, {
+      testCommand: `node --test --test-reporter=junit --test-reporter-destination=${report} test/fail.test.js`,
+      junitReport: report,
+    });
+    expect(job).toMatchObject({ status: 'done' });
+    expect(existsSync(join(harness.workspaceOf(project), report))).toBe(true);
+    expect(result(job).failures).toEqual([
+      { name: 'divides', message: expect.stringContaining('six halves should be four\n\n3 !== 4') },
+    ]);
+
+    const missing = await harness.run(project, {
+      testCommand: 'node --test test/fail.test.js',
+      junitReport: 'reports/none.xml',
+    });
+    expect(missing.log).toContain(
+      'JUnit report reports/none.xml not read: the command did not write it; failures are read from the output',
+    );
+    expect(result(missing.job).failures.map((failure) => failure.name)).toEqual(['divides']);
   });
 
   it('kills a hanging run at its timeout: error, not retried, nothing left running', async () => {
@@ -659,6 +691,20 @@ describe('test-execution with TEST_SANDBOX=bwrap', () => {
       ],
       [{ testCommand: 'node --test', timeoutMs: 999 }, /timeoutMs/],
       [{ testCommand: 'node --test', shell: true }, /shell/],
+      [
+        { testCommand: 'node --test', junitReport: '/tmp/junit.xml' },
+        'params.junitReport must be relative to the workspace',
+      ],
+      [
+        { testCommand: 'node --test', junitReport: '../junit.xml' },
+        'params.junitReport escapes the workspace',
+      ],
+      [
+        { testCommand: 'node --test', junitReport: '.git/junit.xml' },
+        'params.junitReport is inside .git/',
+      ],
+      [{ testCommand: 'node --test', junitReport: '' }, /params\.junitReport/],
+      [{ testCommand: 'node --test', junitReport: 7 }, /params\.junitReport must be a string/],
     ];
     for (const [params, message] of cases) {
       expectError(await harness.api.submit(KIND, { projectId: project, params }), 400, message);

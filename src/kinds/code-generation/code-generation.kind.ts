@@ -1,4 +1,5 @@
 import { defineJobKind } from '../../core/job.types';
+import { CodeSearchModule } from '../../search/code-search.module';
 import { checkCodeGeneration } from './code-generation.check';
 import { CodeGenerationParams } from './code-generation.params';
 import { CodeGenerationProcessor } from './code-generation.processor';
@@ -11,6 +12,7 @@ export const codeGenerationKind = defineJobKind({
   result: CodeGenerationResultView,
   workspace: true,
   check: checkCodeGeneration,
+  imports: [CodeSearchModule],
   // A long answer from a slow model streams for many minutes.
   policies: { timeoutMs: 20 * 60_000 },
 });

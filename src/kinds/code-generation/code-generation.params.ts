@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -13,9 +14,43 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateNested,
 } from 'class-validator';
 import { LLM_PROVIDER_NAMES, type LlmProviderName } from '../../config/llm.config';
 import { MAX_CONTEXT_FILES } from './workspace-files';
+
+export const DEFAULT_CONTEXT_CHUNKS = 8;
+export const MAX_CONTEXT_CHUNKS = 50;
+
+/** Retrieved context: code search's top chunks given to the model (docs/code-generation.md). */
+export class CodeGenerationContextParams {
+  @ApiPropertyOptional({
+    default: false,
+    description: "Give the model the top chunks of the project's code search for the query",
+  })
+  @IsOptional()
+  @IsBoolean()
+  search?: boolean;
+
+  @ApiPropertyOptional({ description: 'What to search for; default: the prompt', maxLength: 500 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  @Matches(/\S/, { message: 'query must not be blank' })
+  query?: string;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_CONTEXT_CHUNKS,
+    default: DEFAULT_CONTEXT_CHUNKS,
+    description: 'How many chunks at most',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CONTEXT_CHUNKS)
+  limit?: number;
+}
 
 export class CodeGenerationParams {
   @ApiProperty({ description: 'What to generate', maxLength: 100_000 })
@@ -86,4 +121,14 @@ export class CodeGenerationParams {
   @IsOptional()
   @IsBoolean()
   cache?: boolean;
+
+  @ApiPropertyOptional({
+    type: CodeGenerationContextParams,
+    description:
+      "Context retrieved from the project's code index, bounded together with files (512 KiB)",
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CodeGenerationContextParams)
+  context?: CodeGenerationContextParams;
 }

@@ -1,4 +1,4 @@
-import type { ContextFile } from './workspace-files';
+import type { ContextChunk, ContextFile } from './workspace-files';
 
 /** Asks for the answer format of docs/code-generation.md (parsed by answer.parser.ts). */
 export const ANSWER_FORMAT_PROMPT = `You are a coding assistant working in a project's repository.
@@ -25,12 +25,37 @@ export function systemPrompt(system: string | undefined): string {
   return system ? `${ANSWER_FORMAT_PROMPT}\n\n${system}` : ANSWER_FORMAT_PROMPT;
 }
 
-/** The user message: the context files in the answer's own block format, then the request. */
-export function userPrompt(prompt: string, files: readonly ContextFile[]): string {
-  if (files.length === 0) return prompt;
-  const blocks = files.map((file) => {
-    const body = file.content.endsWith('\n') ? file.content : `${file.content}\n`;
-    return `<file path="${file.path}">\n${body}</file>`;
-  });
-  return `Current files of the repository:\n\n${blocks.join('\n\n')}\n\nRequest:\n${prompt}`;
+/**
+ * The user message: the context files in the answer's own block format, the chunks code search
+ * retrieved (with their paths and line ranges), then the request.
+ */
+export function userPrompt(
+  prompt: string,
+  files: readonly ContextFile[],
+  chunks: readonly ContextChunk[] = [],
+): string {
+  if (files.length === 0 && chunks.length === 0) return prompt;
+  const parts: string[] = [];
+  if (files.length > 0) {
+    const blocks = files.map(
+      (file) => `<file path="${file.path}">\n${withNewline(file.content)}</file>`,
+    );
+    parts.push(`Current files of the repository:\n\n${blocks.join('\n\n')}`);
+  }
+  if (chunks.length > 0) {
+    const blocks = chunks.map(
+      (chunk) =>
+        `<excerpt path="${chunk.path}" lines="${chunk.startLine}-${chunk.endLine}">\n` +
+        `${withNewline(chunk.content)}</excerpt>`,
+    );
+    parts.push(
+      'Excerpts of other files that code search found relevant (only these lines are shown; ' +
+        `give a whole file or an <edit> block to change one):\n\n${blocks.join('\n\n')}`,
+    );
+  }
+  return `${parts.join('\n\n')}\n\nRequest:\n${prompt}`;
+}
+
+function withNewline(content: string): string {
+  return content.endsWith('\n') ? content : `${content}\n`;
 }

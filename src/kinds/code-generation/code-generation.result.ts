@@ -31,6 +31,17 @@ export class FailoverView {
   error!: string;
 }
 
+export class ContextChunkView {
+  @ApiProperty({ example: 'src/invoice.ts' })
+  path!: string;
+
+  @ApiProperty({ type: 'integer', minimum: 1, example: 12 })
+  startLine!: number;
+
+  @ApiProperty({ type: 'integer', minimum: 1, example: 30 })
+  endLine!: number;
+}
+
 export class CodeGenerationResultView {
   @ApiProperty({ enum: LLM_PROVIDER_NAMES })
   provider!: LlmProviderName;
@@ -59,6 +70,12 @@ export class CodeGenerationResultView {
   @ApiProperty({ type: [FailoverView] })
   failover!: FailoverView[];
 
+  @ApiProperty({
+    type: [ContextChunkView],
+    description: 'The code search chunks given to the model (context.search); [] when none',
+  })
+  contextChunks!: ContextChunkView[];
+
   @ApiProperty({ type: Number, nullable: true })
   timeToFirstTokenMs!: number | null;
 
@@ -77,6 +94,7 @@ export type CodeGenerationResult = {
   finishReason: string;
   cached: boolean;
   failover: { provider: LlmProviderName; error: string }[];
+  contextChunks: { path: string; startLine: number; endLine: number }[];
   timeToFirstTokenMs: number | null;
   durationMs: number;
 };

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { PlannedFile } from './answer-apply';
 import {
   MAX_CONTEXT_BYTES,
+  readContextChunks,
   readContextFiles,
   readCurrent,
   writeAllOrNothing,
@@ -144,6 +145,44 @@ describe('workspace files', () => {
       ).rejects.toThrow();
       expect(snapshot()).toEqual(before);
       expect(existsSync(join(workspace, 'new'))).toBe(false);
+    });
+  });
+
+  describe('readContextChunks', () => {
+    it('reads the lines of each chunk in order, within the budget, leaving out what does not fit', async () => {
+      writeFileSync(join(workspace, 'src', 'b.js'), 'one\ntwo\nthree\nfour\n');
+      writeFileSync(join(workspace, 'src', 'big.js'), `${'x'.repeat(100)}\n`);
+      const chunks = await readContextChunks(
+        workspace,
+        [
+          { path: 'src/b.js', startLine: 2, endLine: 3 },
+          { path: 'src/big.js', startLine: 1, endLine: 1 },
+          { path: 'src/a.js', startLine: 1, endLine: 1 },
+        ],
+        20,
+      );
+      expect(chunks).toEqual([
+        { path: 'src/b.js', startLine: 2, endLine: 3, content: 'two\nthree' },
+        { path: 'src/a.js', startLine: 1, endLine: 1, content: 'a' },
+      ]);
+    });
+
+    it('leaves out chunks whose file is gone, links outside, is binary or has fewer lines now', async () => {
+      writeFileSync(join(workspace, 'bin.dat'), Buffer.from([1, 0, 2]));
+      const chunks = await readContextChunks(
+        workspace,
+        [
+          { path: 'gone.js', startLine: 1, endLine: 2 },
+          { path: 'secret-link.txt', startLine: 1, endLine: 1 },
+          { path: 'bin.dat', startLine: 1, endLine: 1 },
+          { path: 'README.md', startLine: 5, endLine: 9 },
+          { path: 'README.md', startLine: 1, endLine: 9 },
+        ],
+        MAX_CONTEXT_BYTES,
+      );
+      expect(chunks).toEqual([
+        { path: 'README.md', startLine: 1, endLine: 2, content: '# readme\n' },
+      ]);
     });
   });
 });

@@ -6,6 +6,8 @@ import { checkWorkspacePath } from './workspace-path';
 
 export const MAX_CONTEXT_FILES = 50;
 export const MAX_CONTEXT_BYTES = 512 * 1024;
+/** The indexer skips larger files, so no chunk comes from one. */
+const MAX_CHUNK_FILE_BYTES = 1024 * 1024;
 
 export interface ContextFile {
   path: string;
@@ -40,6 +42,35 @@ async function assertParentInside(realRoot: string, root: string, path: string):
   }
 }
 
+/** A workspace file's real path and size, or why it cannot be read as context. */
+async function openInside(
+  realRoot: string,
+  root: string,
+  raw: string,
+  name: string,
+): Promise<{ path: string; real: string; size: number }> {
+  const checked = checkWorkspacePath(raw);
+  if ('error' in checked) throw new WorkspaceFileError(`${name} ${checked.error}`);
+  let real: string;
+  try {
+    real = await realpath(join(root, checked.path));
+  } catch {
+    throw new WorkspaceFileError(`${name}: ${checked.path} does not exist in the workspace`);
+  }
+  if (!inside(realRoot, real)) {
+    throw new WorkspaceFileError(`${name}: ${checked.path} links outside the workspace`);
+  }
+  const info = await stat(real);
+  if (!info.isFile()) throw new WorkspaceFileError(`${name}: ${checked.path} is not a file`);
+  return { path: checked.path, real, size: info.size };
+}
+
+async function readText(real: string, path: string, name: string): Promise<string> {
+  const bytes = await readFile(real);
+  if (bytes.includes(0)) throw new WorkspaceFileError(`${name}: ${path} is not a text file`);
+  return bytes.toString('utf8');
+}
+
 /** Reads the context files the client named, within the bounds of docs/code-generation.md. */
 export async function readContextFiles(
   root: string,
@@ -54,30 +85,63 @@ export async function readContextFiles(
   let total = 0;
   for (const [index, raw] of paths.entries()) {
     const name = `${field}.${index}`;
-    const checked = checkWorkspacePath(raw);
-    if ('error' in checked) throw new WorkspaceFileError(`${name} ${checked.error}`);
-    const full = join(root, checked.path);
-    let real: string;
-    try {
-      real = await realpath(full);
-    } catch {
-      throw new WorkspaceFileError(`${name}: ${checked.path} does not exist in the workspace`);
-    }
-    if (!inside(realRoot, real)) {
-      throw new WorkspaceFileError(`${name}: ${checked.path} links outside the workspace`);
-    }
-    const info = await stat(real);
-    if (!info.isFile()) throw new WorkspaceFileError(`${name}: ${checked.path} is not a file`);
-    total += info.size;
+    const { path, real, size } = await openInside(realRoot, root, raw, name);
+    total += size;
     if (total > MAX_CONTEXT_BYTES) {
       throw new WorkspaceFileError(`${field} must total at most ${MAX_CONTEXT_BYTES} bytes`);
     }
-    const bytes = await readFile(real);
-    if (bytes.includes(0))
-      throw new WorkspaceFileError(`${name}: ${checked.path} is not a text file`);
-    files.push({ path: checked.path, content: bytes.toString('utf8') });
+    files.push({ path, content: await readText(real, path, name) });
   }
   return files;
+}
+
+/** A line range of a workspace file, found by code search. */
+export interface ChunkRange {
+  path: string;
+  startLine: number;
+  endLine: number;
+}
+
+export interface ContextChunk extends ChunkRange {
+  content: string;
+}
+
+/**
+ * Reads the chunks' lines as the workspace has them now, in the order given, while they fit in
+ * `budget` bytes; a chunk that does not fit, or whose file is gone or unreadable, is left out.
+ */
+export async function readContextChunks(
+  root: string,
+  ranges: readonly ChunkRange[],
+  budget: number,
+): Promise<ContextChunk[]> {
+  const realRoot = await realpath(root);
+  const chunks: ContextChunk[] = [];
+  let left = budget;
+  for (const range of ranges) {
+    let text: string;
+    try {
+      const { path, real, size } = await openInside(realRoot, root, range.path, 'chunk');
+      if (size > MAX_CHUNK_FILE_BYTES) continue;
+      text = await readText(real, path, 'chunk');
+    } catch (error) {
+      if (error instanceof WorkspaceFileError) continue;
+      throw error;
+    }
+    const lines = text.split('\n').slice(range.startLine - 1, range.endLine);
+    if (lines.length === 0) continue;
+    const content = lines.join('\n');
+    const bytes = Buffer.byteLength(content);
+    if (bytes > left) continue;
+    left -= bytes;
+    chunks.push({
+      path: range.path,
+      startLine: range.startLine,
+      endLine: range.startLine + lines.length - 1,
+      content,
+    });
+  }
+  return chunks;
 }
 
 /** A file's current text, or null when it does not exist (what planChanges reads). */

@@ -1,6 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { SubmitCheckContext } from '../../core/job.types';
+import { checkWorkspacePath } from '../code-generation/workspace-path';
 import { splitCommand } from './test-command';
 import type { TestExecutionParams } from './test-execution.params';
 
@@ -33,6 +34,14 @@ export function checkTestExecution(
     if (!inside(root, target)) return `${field} must stay inside the workspace`;
     if (existsSync(target) && !inside(realpathSync(root), realpathSync(target))) {
       return `${field} must stay inside the workspace (it links outside)`;
+    }
+  }
+  if (params.junitReport !== undefined) {
+    const checked = checkWorkspacePath(params.junitReport);
+    if ('error' in checked) return `params.junitReport ${checked.error}`;
+    const target = resolve(root, checked.path);
+    if (existsSync(target) && !inside(realpathSync(root), realpathSync(target))) {
+      return 'params.junitReport must stay inside the workspace (it links outside)';
     }
   }
   return null;

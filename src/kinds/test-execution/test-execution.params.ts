@@ -40,4 +40,16 @@ export class TestExecutionParams {
   @IsInt()
   @Min(1000)
   timeoutMs?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Workspace-relative path of a JUnit XML report the command writes; failures are read ' +
+      'from it (from the output when it is missing after the run)',
+    example: 'reports/junit.xml',
+    maxLength: 1000,
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 1000)
+  junitReport?: string;
 }

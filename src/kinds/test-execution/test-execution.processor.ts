@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
@@ -9,11 +9,13 @@ import { resolveSandbox, runSandboxed } from '../../sandbox/sandboxed-process';
 import { splitCommand } from './test-command';
 import type { TestExecutionParams } from './test-execution.params';
 import type { TestExecutionResult } from './test-execution.result';
+import { parseJunitReport, TestFailureCollector, type TestFailure } from './test-failures.parser';
 import { TestCountCollector } from './test-output.parser';
 
 const TAIL_CHARS = 4000;
 const COMMAND_CHARS = 200;
 const MIN_STATUS_MS = 250;
+const MAX_JUNIT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Reports the run's progress and a one-line status while output arrives, at most once per
@@ -53,6 +55,31 @@ function within(dir: string, path: string): boolean {
 function childPath(): string {
   const entries = (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':');
   return entries.filter((entry) => entry !== '' && !within(process.cwd(), entry)).join(':');
+}
+
+/**
+ * The JUnit report the run wrote, or why there is none to read: missing, older than the run
+ * (left by an earlier one), not a regular file inside the workspace, or too large.
+ */
+async function readJunitReport(
+  workspace: string,
+  path: string,
+  startedAt: number,
+): Promise<{ xml: string } | { missing: string }> {
+  let real: string;
+  try {
+    real = await realpath(join(workspace, path));
+  } catch {
+    return { missing: 'the command did not write it' };
+  }
+  if (!within(await realpath(workspace), real))
+    return { missing: 'it links outside the workspace' };
+  const info = await stat(real);
+  if (!info.isFile()) return { missing: 'it is not a file' };
+  // Filesystem timestamps may be coarser than the clock: allow a second.
+  if (info.mtimeMs < startedAt - 1000) return { missing: 'it was not written by this run' };
+  if (info.size > MAX_JUNIT_BYTES) return { missing: `it is larger than ${MAX_JUNIT_BYTES} bytes` };
+  return { xml: await readFile(real, 'utf8') };
 }
 
 /** Never hide a directory the tools themselves live in. */
@@ -95,6 +122,7 @@ export class TestExecutionProcessor
     const tmp = join(scratch, 'tmp');
     await Promise.all([mkdir(home), mkdir(tmp)]);
     const counts = new TestCountCollector();
+    const failures = new TestFailureCollector(ctx.workspace);
     let tail = '';
     let lines = 0;
     const started = Date.now();
@@ -129,6 +157,7 @@ export class TestExecutionProcessor
           const text = raw.replace(/\0/g, '\uFFFD');
           ctx.output(text);
           counts.push(text);
+          failures.push(text);
           for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines += 1;
           status.poke();
           tail = (tail + text).slice(-TAIL_CHARS);
@@ -158,10 +187,29 @@ export class TestExecutionProcessor
         ...counts.result(),
         durationMs: outcome.durationMs,
         outputTail: tail,
+        failures: await this.failures(ctx, started, failures),
       };
     } finally {
       await status.close();
       await rm(scratch, { recursive: true, force: true });
     }
+  }
+
+  /** From the JUnit report when the params name one and the run wrote it; else from the output. */
+  private async failures(
+    ctx: JobContext<TestExecutionParams>,
+    startedAt: number,
+    fromOutput: TestFailureCollector,
+  ): Promise<TestFailure[]> {
+    const path = ctx.params.junitReport;
+    if (path !== undefined && ctx.workspace) {
+      const report = await readJunitReport(ctx.workspace, path, startedAt);
+      if ('xml' in report) return parseJunitReport(report.xml);
+      ctx.log(
+        `\n[conveyor] JUnit report ${path} not read: ${report.missing}; ` +
+          'failures are read from the output\n',
+      );
+    }
+    return fromOutput.result();
   }
 }
