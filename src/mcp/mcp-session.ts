@@ -26,6 +26,7 @@ import type { PublishedJobEvent } from '../core/job-event-bus';
 import type { JobEventView } from '../core/job-transition';
 import type { JobRepository } from '../core/job.repository';
 import type { JobService } from '../core/job.service';
+import { isTerminal } from '../core/job.types';
 import type { Job } from '../generated/prisma/client';
 import type { JobEventListeners } from '../realtime/job-event-listeners';
 import { SocketFeed } from '../realtime/socket-feed';
@@ -41,7 +42,6 @@ import {
   jobOutcome,
   refusal,
   submitBody,
-  TERMINAL_JOB_STATUSES,
 } from './mcp-tools';
 import { RedisEventStore } from './redis-event-store';
 import { SEARCH_CODE, searchCode } from './search-code-tool';
@@ -67,10 +67,6 @@ export interface McpSessionDeps {
   kinds: Map<string, string>;
   search: CodeSearchService;
   logger: Logger;
-}
-
-function isTerminal(status: string): boolean {
-  return TERMINAL_JOB_STATUSES.includes(status);
 }
 
 /**
