@@ -1,3 +1,4 @@
+import type { Socket } from 'socket.io';
 import type { AuthUser } from '../auth/jwt.service';
 import type { JobEventView } from '../core/job-transition';
 import type { JobEventStatus } from '../core/job.types';
@@ -24,6 +25,13 @@ export interface SocketData {
   /** lastEventId was read from the database at connect, not sent by the client: it exists. */
   lastEventIdIsCurrent: boolean;
 }
+
+export type JobSocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  InterServerEvents,
+  SocketData
+>;
 
 export function userRoom(userId: string): string {
   return `user:${userId}`;
