@@ -16,7 +16,7 @@ import { JobQueueService } from './job-queue.service';
 import { JobRegistry } from './job-registry';
 import { JobRepository, retainedUserEventsAfter } from './job.repository';
 import { isTerminal, PRIORITIES, type JobStatus, type JsonValue } from './job.types';
-import { toEventView, type JobEventView } from './job-transition';
+import { toEventView, type JobEventView } from './job-event.view';
 import { SubmitRateLimiter } from './submit-rate-limiter';
 import { isUuid } from '../common/ids';
 import { externalParams } from './external-kinds';

@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io';
 import type { AuthUser } from '../auth/jwt.service';
-import type { JobEventView } from '../core/job-transition';
+import type { JobEventView } from '../core/job-event.view';
 import type { JobEventStatus } from '../core/job.types';
 
 export type JobEventName = `${string}:${JobEventStatus}`;

@@ -1,6 +1,6 @@
 import type { JobEvent } from '../generated/prisma/client';
 import type { PublishedJobEvent } from '../core/job-event-bus';
-import { toEventView, type JobEventView } from '../core/job-transition';
+import { toEventView, type JobEventView } from '../core/job-event.view';
 import type { JobEventStatus } from '../core/job.types';
 import type { ResyncNotice } from './realtime.types';
 import { socketSink } from './job-events.gateway';

@@ -1,5 +1,5 @@
 import type { PublishedJobEvent } from '../core/job-event-bus';
-import { toEventView, type JobEventView } from '../core/job-transition';
+import { toEventView, type JobEventView } from '../core/job-event.view';
 import { retainedUserEventsAfter, type JobRepository } from '../core/job.repository';
 import type { JobEvent } from '../generated/prisma/client';
 import type { ResyncNotice } from './realtime.types';
