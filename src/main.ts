@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config/app-config';
+import { messageOf } from './common/errors';
+import { loadConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
 import { assertRedisAnswers } from './redis/redis-preflight';
 
@@ -28,9 +29,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
       `${JSON.stringify({ level: 30, time: Date.now(), msg: `conveyor ${config.role} ready${where}${insecure}` })}\n`,
     );
   } catch (error) {
-    const message =
-      error instanceof ConfigError || error instanceof Error ? error.message : String(error);
-    process.stderr.write(`conveyor: ${message}\n`);
+    process.stderr.write(`conveyor: ${messageOf(error)}\n`);
     process.exit(1);
   }
 }

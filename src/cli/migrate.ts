@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
+import { messageOf } from '../common/errors';
 import { parseDatabaseConfig, pgliteDir } from '../config/database.config';
 import { applyMigrations, MIGRATIONS_DIR, pgExecutor, pgliteExecutor } from '../database/migrator';
 
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     );
     if (applied.length === 0) console.log('database is up to date');
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     console.error(`db:migrate failed on ${target}: ${message.replace(/\s*\n\s*/g, ' ')}`);
     process.exitCode = 1;
   }

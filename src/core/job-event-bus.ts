@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service';
 import { Batcher } from './batcher';
-import { toEventView, type JobEventView } from './job-transition';
+import { toEventView, type JobEventView } from './job-event.view';
 import type { StoredEvent } from './job.repository';
 
 const PUBLISH_ATTEMPTS = 5;

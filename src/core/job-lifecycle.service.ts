@@ -6,7 +6,7 @@ import { OutputBudget, PendingOutput } from './job-output';
 import { JobMetricsService } from './job-metrics.service';
 import type { JobChange } from './job-transition';
 import { JobRepository, type StoredEvent } from './job.repository';
-import { TERMINAL_STATUSES } from './job.types';
+import { isTerminal } from './job.types';
 
 const KNOWN_JOBS_MAX = 10_000;
 
@@ -248,7 +248,7 @@ export class JobLifecycleService implements OnApplicationShutdown {
     const outcome = await this.jobs.transition(jobId, change, this.known.get(jobId));
     this.known.delete(jobId);
     if (!outcome) return null;
-    if (!(TERMINAL_STATUSES as readonly string[]).includes(outcome.job.status)) {
+    if (!isTerminal(outcome.job.status)) {
       if (this.known.size >= KNOWN_JOBS_MAX) this.known.delete(this.known.keys().next().value!);
       this.known.set(jobId, outcome.job);
     } else {

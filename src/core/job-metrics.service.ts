@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
 import type { StoredEvent } from './job.repository';
-import { TERMINAL_STATUSES } from './job.types';
+import { isTerminal } from './job.types';
 
 /** Upper bounds (seconds) of the queue-to-finish histogram: jobs run from a second to an hour. */
 export const JOB_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -53,8 +53,7 @@ export class JobMetricsService {
   /** Counts an event just persisted; a job's end also counts the job and its duration. */
   record(event: StoredEvent, job?: Job): Promise<void> {
     this.add('events', `${event.kind}${SEP}${event.status}`, 1);
-    const finished =
-      job !== undefined && (TERMINAL_STATUSES as readonly string[]).includes(event.status);
+    const finished = job !== undefined && isTerminal(event.status);
     if (finished) {
       const seconds = Math.max(
         0,

@@ -1,4 +1,4 @@
-import type { Job, JobEvent } from '../generated/prisma/client';
+import type { Job } from '../generated/prisma/client';
 import type { JobEventStatus, JobStatus, JsonValue } from './job.types';
 
 /** Every way a job's state can change; each becomes one JobEvent. */
@@ -206,33 +206,4 @@ export function planTransition(job: Job, change: JobChange, now: Date): PlannedT
         finishedAt: null,
       });
   }
-}
-
-export interface JobEventView {
-  eventId: string;
-  jobId: string;
-  kind: string;
-  status: JobEventStatus;
-  progress: number;
-  message?: string;
-  result?: JsonValue;
-  error?: string;
-  /** Progress events: the output streamed since the job's previous event. */
-  output?: string;
-  at: string;
-}
-
-export function toEventView(event: JobEvent): JobEventView {
-  return {
-    eventId: event.id.toString(),
-    jobId: event.jobId,
-    kind: event.kind,
-    status: event.status as JobEventStatus,
-    progress: event.progress,
-    ...(event.message !== null && { message: event.message }),
-    ...(event.result !== null && { result: event.result as JsonValue }),
-    ...(event.error !== null && { error: event.error }),
-    ...(event.output !== null && { output: event.output }),
-    at: event.createdAt.toISOString(),
-  };
 }

@@ -14,6 +14,7 @@ import {
   type Job as BullJob,
 } from 'bullmq';
 import type Redis from 'ioredis';
+import { messageOf } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { workerOptions } from '../redis/redis-options';
 import { RedisService } from '../redis/redis.service';
@@ -29,7 +30,7 @@ import { JobRegistry, type RegisteredKind } from './job-registry';
 import { JobLogBuffer } from './job-log';
 import { JobRepository } from './job.repository';
 import {
-  TERMINAL_STATUSES,
+  isTerminal,
   type JobContext,
   type JobProcessor,
   type JsonValue,
@@ -67,10 +68,6 @@ function settled(work: Promise<unknown>, boundMs: number): Promise<void> {
 }
 
 type AnyProcessor = JobProcessor<object, JsonValue | void>;
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Runs every kind's BullMQ worker through one lifecycle wrapper: start, progress, timeout,
@@ -261,7 +258,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     token: string | undefined,
   ): Promise<{ workspace: string; release: () => Promise<void> } | 'skip'> {
     const row = await this.jobs.findById(job.data.jobId);
-    if (!row || (TERMINAL_STATUSES as readonly string[]).includes(row.status)) return 'skip';
+    if (!row || isTerminal(row.status)) return 'skip';
     const project = await this.projects.findById(row.projectId);
     if (!project || project.status !== 'ready') {
       const error = `project ${row.projectId} is ${project ? project.status : 'gone'}`;

@@ -244,11 +244,11 @@ export class JobRepository implements OnApplicationShutdown {
   }
 
   /**
-   * The one path by which a job's state changes: the change is planned against the state machine
-   * from the job as the caller last saw it (or as read now), then written with its event in one
-   * call that only succeeds if the status is still the one planned from; otherwise the job is
-   * read again and the change planned again. Null when the change is not allowed from the job's
-   * current state (e.g. progress after done).
+   * Writes one change of a job's state, for JobLifecycleService: the change is planned against
+   * the state machine from the job as the caller last saw it (or as read now), then written with
+   * its event in one call that only succeeds if the status is still the one planned from;
+   * otherwise the job is read again and the change planned again. Null when the change is not
+   * allowed from the job's current state (e.g. progress after done).
    */
   transition(jobId: string, change: JobChange, known?: Job): Promise<JobWithEvent | null> {
     return guardDependency('database', async () => {

@@ -15,8 +15,8 @@ import { JobLifecycleService } from './job-lifecycle.service';
 import { JobQueueService } from './job-queue.service';
 import { JobRegistry } from './job-registry';
 import { JobRepository, retainedUserEventsAfter } from './job.repository';
-import { PRIORITIES, TERMINAL_STATUSES, type JobStatus, type JsonValue } from './job.types';
-import { toEventView, type JobEventView } from './job-transition';
+import { isTerminal, PRIORITIES, type JobStatus, type JsonValue } from './job.types';
+import { toEventView, type JobEventView } from './job-event.view';
 import { SubmitRateLimiter } from './submit-rate-limiter';
 import { isUuid } from '../common/ids';
 import { externalParams } from './external-kinds';
@@ -254,7 +254,7 @@ export class JobService {
   }
 
   private assertNotFinished(job: Job): void {
-    if ((TERMINAL_STATUSES as readonly string[]).includes(job.status)) {
+    if (isTerminal(job.status)) {
       throw new ConflictException(`job is already ${job.status}`);
     }
   }

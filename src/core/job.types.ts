@@ -3,7 +3,13 @@ import type { AppConfig } from '../config/app-config';
 
 export const JOB_STATUSES = ['queued', 'processing', 'done', 'error', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['done', 'error', 'cancelled'];
+export type TerminalStatus = Extract<JobStatus, 'done' | 'error' | 'cancelled'>;
+export const TERMINAL_STATUSES: readonly TerminalStatus[] = ['done', 'error', 'cancelled'];
+
+/** Whether a job or event status is one a job never leaves. */
+export function isTerminal(status: string): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
 
 export const JOB_EVENT_STATUSES = [
   'created',

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { messageOf } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { guardDependency } from '../common/dependency.errors';
@@ -58,10 +59,6 @@ export interface WorkspaceLease {
 export interface WorkspaceBusy {
   /** Set for the first waiter only: when the lease lapses unless its holder renews it. */
   readonly lapsesInMs: number | null;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function pause(ms: number): Promise<void> {

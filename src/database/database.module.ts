@@ -1,40 +1,11 @@
-import {
-  Global,
-  Inject,
-  Injectable,
-  Logger,
-  Module,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
 import type { PrismaClient } from '../generated/prisma/client';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { pgliteDir } from '../config/database.config';
+import { DATABASE_HANDLE, DatabaseService, type DatabaseHandle } from './database.service';
 import { MIGRATIONS_DIR } from './migrator';
 import { openDatabase } from './prisma-client.factory';
 import { PRISMA, SQL, type SqlQuery } from './database.tokens';
-
-const DATABASE_HANDLE = Symbol('DATABASE_HANDLE');
-
-type DatabaseHandle = Awaited<ReturnType<typeof openDatabase>>;
-
-/** Liveness of the database and the handle's closing; the only non-repository user of Prisma. */
-@Injectable()
-export class DatabaseService implements OnApplicationShutdown {
-  constructor(@Inject(DATABASE_HANDLE) private readonly handle: DatabaseHandle) {}
-
-  async ping(): Promise<boolean> {
-    try {
-      await this.handle.prisma.$queryRaw`SELECT 1`;
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.handle.close();
-  }
-}
 
 @Global()
 @Module({

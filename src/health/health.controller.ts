@@ -2,7 +2,7 @@ import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '../auth/auth.decorators';
-import { DatabaseService } from '../database/database.module';
+import { DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
 
 type Check = 'up' | 'down';

@@ -7,9 +7,10 @@ import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk
 import type Redis from 'ioredis';
 import type { McpConfig } from '../config/mcp.config';
 import type { JobService } from '../core/job.service';
+import { isTerminal } from '../core/job.types';
 import type { Job } from '../generated/prisma/client';
 import { isUuid } from '../common/ids';
-import { jobOutcome, TERMINAL_JOB_STATUSES } from './mcp-tools';
+import { jobOutcome } from './mcp-tools';
 
 const LIST_PAGE = 50;
 const MIN_TTL_MS = 1000;
@@ -78,7 +79,7 @@ export class JobTaskStore implements TaskStore {
   async getTaskResult(taskId: string): Promise<Result> {
     const found = await this.find(taskId);
     if (!found) throw new Error(`task ${taskId} not found`);
-    if (!TERMINAL_JOB_STATUSES.includes(found.job.status)) {
+    if (!isTerminal(found.job.status)) {
       throw new Error(`task ${taskId} has not ended`);
     }
     return jobOutcome(found.job);

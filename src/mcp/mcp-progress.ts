@@ -1,4 +1,4 @@
-import type { JobEventView } from '../core/job-transition';
+import type { JobEventView } from '../core/job-event.view';
 
 /** A job event as it may arrive: `output` is the text streamed since the job's previous event. */
 export type McpJobEvent = JobEventView & { output?: string };

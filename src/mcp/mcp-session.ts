@@ -23,12 +23,12 @@ import {
 import type Redis from 'ioredis';
 import type { McpConfig } from '../config/mcp.config';
 import type { PublishedJobEvent } from '../core/job-event-bus';
-import type { JobEventView } from '../core/job-transition';
 import type { JobRepository } from '../core/job.repository';
 import type { JobService } from '../core/job.service';
+import { isTerminal } from '../core/job.types';
 import type { Job } from '../generated/prisma/client';
 import type { JobEventListeners } from '../realtime/job-event-listeners';
-import { SocketFeed } from '../realtime/socket-feed';
+import { UserEventFeed } from '../realtime/user-event-feed';
 import type { CodeSearchService } from '../search/code-search.service';
 import { ConveyorMcpServer } from './conveyor-mcp.server';
 import { JobTaskStore } from './job-task-store';
@@ -41,7 +41,6 @@ import {
   jobOutcome,
   refusal,
   submitBody,
-  TERMINAL_JOB_STATUSES,
 } from './mcp-tools';
 import { RedisEventStore } from './redis-event-store';
 import { SEARCH_CODE, searchCode } from './search-code-tool';
@@ -69,14 +68,10 @@ export interface McpSessionDeps {
   logger: Logger;
 }
 
-function isTerminal(status: string): boolean {
-  return TERMINAL_JOB_STATUSES.includes(status);
-}
-
 /**
  * One MCP session: its SDK server and transport, bound to one user. Its user's job events come
- * in through one ordered, gap-filling feed (the sockets' SocketFeed) and are handed to the calls
- * and tasks that follow a job.
+ * in through one ordered, gap-filling feed (a UserEventFeed, as a socket's) and are handed to the
+ * calls and tasks that follow a job.
  */
 export class McpSession {
   readonly server: Server;
@@ -86,7 +81,7 @@ export class McpSession {
   closing = false;
   lastSeen = Date.now();
   openRequests = 0;
-  private readonly feed: SocketFeed;
+  private readonly feed: UserEventFeed;
   private sendsOutput = true;
   private readonly taskStore: JobTaskStore;
   private unlisten?: () => void;
@@ -148,15 +143,13 @@ export class McpSession {
     this.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.callTool(request, extra),
     );
-    // The feed only emits and disconnects; socket.io's generic emit signature is cast, not reimplemented.
-    this.feed = new SocketFeed(
+    // Started at the user's latest event, the feed never resyncs; a failed start fails start().
+    this.feed = new UserEventFeed(
       {
-        emit: (name: string, view: JobEventView) => {
-          if (name !== 'resync') this.dispatch(view);
-          return true;
-        },
+        emit: (event) => this.dispatch(event),
+        resync: () => undefined,
         disconnect: () => undefined,
-      } as unknown as ConstructorParameters<typeof SocketFeed>[0],
+      },
       userId,
       deps.events,
       (error) => deps.logger.warn(`mcp session ${id}: ${(error as Error).message}`),

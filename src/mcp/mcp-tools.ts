@@ -123,8 +123,6 @@ export function jobIdArgument(args: Record<string, unknown> | undefined): string
   return jobId;
 }
 
-export const TERMINAL_JOB_STATUSES = ['done', 'error', 'cancelled'];
-
 /** A result `{ content }` (the stream-channel format's) is already words; anything else is JSON. */
 function resultWords(job: Job): string {
   const result = job.result as JsonValue | null;

@@ -5,7 +5,7 @@ import { JobLifecycleService } from '../core/job-lifecycle.service';
 import { JobQueueService } from '../core/job-queue.service';
 import { JobRepository } from '../core/job.repository';
 import { JobRegistry } from '../core/job-registry';
-import { TERMINAL_STATUSES } from '../core/job.types';
+import { isTerminal } from '../core/job.types';
 import { RedisService } from '../redis/redis.service';
 import {
   parseStatusMessage,
@@ -141,7 +141,7 @@ export class ExternalStatusService implements OnApplicationBootstrap {
       if (userId !== undefined && userId !== job.userId) {
         return this.drop('invalid', `job ${jobId} does not belong to ${userId}`, raw);
       }
-      if ((TERMINAL_STATUSES as readonly string[]).includes(job.status)) {
+      if (isTerminal(job.status)) {
         return this.drop('notAllowed', `job ${jobId} is already ${job.status}`, raw);
       }
       // "processing" starts a queued job; on a running one it is a no-op, not a new attempt.

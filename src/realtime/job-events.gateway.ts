@@ -14,21 +14,22 @@ import {
   userRoom,
   type ClientToServerEvents,
   type InterServerEvents,
+  type JobSocket,
   type ServerToClientEvents,
   type SocketData,
 } from './realtime.types';
-import { SocketFeed, type JobSocket } from './socket-feed';
+import { UserEventFeed, type EventSink } from './user-event-feed';
 
 const EVENT_ID = /^\d{1,18}$/;
 
 /**
  * Socket.IO on the HTTP port, default namespace. A socket must present a valid token, joins its
- * user's room only, and receives that user's events through its own SocketFeed.
+ * user's room only, and receives that user's events through its own UserEventFeed.
  */
 @WebSocketGateway({ cors: { origin: true, credentials: true } })
 export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(JobEventsGateway.name);
-  private readonly feeds = new Map<string, Map<string, SocketFeed>>();
+  private readonly feeds = new Map<string, Map<string, UserEventFeed>>();
 
   @WebSocketServer()
   server!: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -80,11 +81,11 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
   async handleConnection(socket: JobSocket): Promise<void> {
     const { user, lastEventId, lastEventIdIsCurrent } = socket.data;
     await socket.join(userRoom(user.id));
-    const feed = new SocketFeed(socket, user.id, this.events, (error) =>
+    const feed = new UserEventFeed(socketSink(socket), user.id, this.events, (error) =>
       this.logger.warn(`socket ${socket.id}: ${(error as Error).message}`),
     );
     let userFeeds = this.feeds.get(user.id);
-    if (!userFeeds) this.feeds.set(user.id, (userFeeds = new Map<string, SocketFeed>()));
+    if (!userFeeds) this.feeds.set(user.id, (userFeeds = new Map<string, UserEventFeed>()));
     userFeeds.set(socket.id, feed);
     await feed.start(lastEventId, lastEventIdIsCurrent);
   }
@@ -107,4 +108,13 @@ export class JobEventsGateway implements OnGatewayInit, OnGatewayConnection, OnG
       for (const feed of userFeeds.values()) void feed.resume();
     }
   }
+}
+
+/** A socket gets each event under its `kind:status` name. */
+export function socketSink(socket: JobSocket): EventSink {
+  return {
+    emit: (event) => socket.emit(`${event.kind}:${event.status}`, event),
+    resync: (notice) => socket.emit('resync', notice),
+    disconnect: () => socket.disconnect(true),
+  };
 }

@@ -1,5 +1,6 @@
+import type { Socket } from 'socket.io';
 import type { AuthUser } from '../auth/jwt.service';
-import type { JobEventView } from '../core/job-transition';
+import type { JobEventView } from '../core/job-event.view';
 import type { JobEventStatus } from '../core/job.types';
 
 export type JobEventName = `${string}:${JobEventStatus}`;
@@ -24,6 +25,13 @@ export interface SocketData {
   /** lastEventId was read from the database at connect, not sent by the client: it exists. */
   lastEventIdIsCurrent: boolean;
 }
+
+export type JobSocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  InterServerEvents,
+  SocketData
+>;
 
 export function userRoom(userId: string): string {
   return `user:${userId}`;

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { io } from 'socket.io-client';
 import { EventRetentionService } from '../../src/core/event-retention.service';
-import type { JobEventView } from '../../src/core/job-transition';
+import type { JobEventView } from '../../src/core/job-event.view';
 import { defineJobKind, type JobContext, type JobProcessor } from '../../src/core/job.types';
 import type { ResyncNotice } from '../../src/realtime/realtime.types';
 import { startStack, tokenFor, type TestStack } from '../support/app';

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { NonRetryableJobError } from '../../src/core/job.errors';
 import { OUTPUT_EVENT_MAX_BYTES } from '../../src/core/job-output';
-import type { JobEventView } from '../../src/core/job-transition';
+import type { JobEventView } from '../../src/core/job-event.view';
 import { defineJobKind, type JobContext, type JobProcessor } from '../../src/core/job.types';
 import { Api, uniqueUser, type EventBody } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';

@@ -38,7 +38,7 @@ const PROBES = {
   },
   topLevel: {
     filePath: 'src/mcp/layer-probe.ts',
-    code: "import { SocketFeed } from '../realtime/socket-feed';",
+    code: "import { UserEventFeed } from '../realtime/user-event-feed';",
   },
 } satisfies Record<string, Probe>;
 

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { JobEventView } from '../../src/core/job-transition';
+import type { JobEventView } from '../../src/core/job-event.view';
 import { tokenFor } from './app';
 import type { ReceivedEvent, TestSocket } from './socket';
 import { waitFor } from './wait';

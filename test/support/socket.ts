@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { JobEventView } from '../../src/core/job-transition';
+import type { JobEventView } from '../../src/core/job-event.view';
 
 export interface ReceivedEvent extends JobEventView {
   name: string;

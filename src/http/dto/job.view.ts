@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { Job } from '../../generated/prisma/client';
 import { JOB_EVENT_STATUSES, JOB_STATUSES, PRIORITIES, type JsonValue } from '../../core/job.types';
-import type { JobEventView } from '../../core/job-transition';
+import type { JobEventView } from '../../core/job-event.view';
 
 const PRIORITY_NAMES = new Map(Object.entries(PRIORITIES).map(([name, value]) => [value, name]));
 

@@ -1,7 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Octokit } from '@octokit/rest';
 import { NonRetryableJobError } from '../../core/job.errors';
-import type { PullRequestDraft, PullRequestHost, PullRequestRef } from './pull-request-host';
+import type {
+  PullRequestDraft,
+  PullRequestHost,
+  PullRequestHostOptions,
+  PullRequestRef,
+} from './pull-request-host';
 
 /** GitHub refuses a longer pull request body ("body is too long (maximum is 65536 characters)"). */
 export const GITHUB_BODY_LIMIT = 65_536;
@@ -76,17 +81,7 @@ function isOctokitFailure(error: unknown): error is OctokitFailure {
 export class GitHubClient implements PullRequestHost {
   private readonly octokit: Octokit;
 
-  constructor(
-    private readonly options: {
-      token: string;
-      baseUrl: string;
-      owner: string;
-      repo: string;
-      signal?: AbortSignal;
-      /** Told of each rate-limit wait the client sits out (the job's log). */
-      onWait?: (message: string) => void;
-    },
-  ) {
+  constructor(private readonly options: PullRequestHostOptions & { baseUrl: string }) {
     this.octokit = new Octokit({
       auth: options.token,
       baseUrl: options.baseUrl,

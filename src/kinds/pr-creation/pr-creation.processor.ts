@@ -8,10 +8,9 @@ import { GitCli, GitError, type GitOutput, type GitRunOptions } from '../../proj
 import { checkBranchName } from '../../projects/git-ref';
 import { ProjectRepository } from '../../projects/project.repository';
 import { ownerAndRepo, repoUrlProblem } from '../../projects/repo-url';
-import { GitHubClient } from './github.client';
 import type { PrCreationParams } from './pr-creation.params';
 import type { PrCreationResult } from './pr-creation.result';
-import type { PullRequestHost } from './pull-request-host';
+import { PullRequestHostFactory } from './pull-request-host.factory';
 
 /** Operations that leave a workspace half-way; committing on top of one would be wrong. */
 const IN_PROGRESS: [string, string][] = [
@@ -51,11 +50,12 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly gitCli: GitCli,
     private readonly projects: ProjectRepository,
+    private readonly hosts: PullRequestHostFactory,
   ) {}
 
   async process(ctx: JobContext<PrCreationParams>): Promise<PrCreationResult> {
     const { params } = ctx;
-    const { githubToken: token, githubApiUrl } = this.config.prCreation;
+    const token = this.config.prCreation.githubToken;
     if (token === undefined) {
       throw new NonRetryableJobError(
         'GITHUB_TOKEN is not set on the worker: cannot push or open a pull request',
@@ -145,9 +145,8 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     ctx.log(`pushed ${headSha} to ${source}\n`);
 
     await ctx.progress(75, 'opening the pull request');
-    const host: PullRequestHost = new GitHubClient({
+    const host = this.hosts.create({
       token,
-      baseUrl: githubApiUrl,
       ...slug,
       signal: ctx.signal,
       onWait: (message) => ctx.log(message),

@@ -12,6 +12,16 @@ export interface PullRequestDraft {
   draft: boolean;
 }
 
+/** One repository's pull requests, for one job. */
+export interface PullRequestHostOptions {
+  token: string;
+  owner: string;
+  repo: string;
+  signal?: AbortSignal;
+  /** Told of each rate-limit wait the host sits out (the job's log). */
+  onWait?: (message: string) => void;
+}
+
 /**
  * Where pull requests are opened. GitHub (and GitHub Enterprise) is the one implementation; a
  * GitLab or Bitbucket one would implement the same calls.

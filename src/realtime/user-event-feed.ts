@@ -1,24 +1,18 @@
-import type { Socket } from 'socket.io';
 import type { PublishedJobEvent } from '../core/job-event-bus';
-import { toEventView, type JobEventView } from '../core/job-transition';
+import { toEventView, type JobEventView } from '../core/job-event.view';
 import { retainedUserEventsAfter, type JobRepository } from '../core/job.repository';
 import type { JobEvent } from '../generated/prisma/client';
-import type {
-  ClientToServerEvents,
-  InterServerEvents,
-  ServerToClientEvents,
-  SocketData,
-} from './realtime.types';
+import type { ResyncNotice } from './realtime.types';
 
-export type JobSocket = Socket<
-  ClientToServerEvents,
-  ServerToClientEvents,
-  InterServerEvents,
-  SocketData
->;
-
-/** Where a feed sends: a socket, or whatever else follows a user's events (an MCP session). */
-export type FeedSink = Pick<JobSocket, 'emit' | 'disconnect'>;
+/** Whoever follows a user's events through a feed: a socket, or an MCP session. */
+export interface EventSink {
+  /** The user's next event: in id order, each once. */
+  emit(event: JobEventView): void;
+  /** The follower's lastEventId is no longer retained: it must refetch job state. */
+  resync(notice: ResyncNotice): void;
+  /** The feed found no starting point and stops; the follower may reconnect. */
+  disconnect(): void;
+}
 
 const PAGE = 500;
 /**
@@ -31,12 +25,12 @@ const PAGE = 500;
 export const REORDER_WAIT_MS = 500;
 
 /**
- * One socket's view of its user's event stream: everything after `lastSent`, in id order, once.
+ * One follower's view of its user's event stream: everything after `lastSent`, in id order, once.
  * All work runs on one promise chain, so a replay and the live events that arrive during it
  * cannot interleave. A live event whose predecessor is not the last one sent means something was
  * missed (a dropped or reordered publish): the gap is read back from the database.
  */
-export class SocketFeed {
+export class UserEventFeed {
   private lastSent = 0n;
   private chain: Promise<void> = Promise.resolve();
   /** Live events that arrived before their predecessor, by the predecessor's id. */
@@ -45,7 +39,7 @@ export class SocketFeed {
   private closed = false;
 
   constructor(
-    private readonly socket: FeedSink,
+    private readonly sink: EventSink,
     private readonly userId: string,
     private readonly events: Pick<
       JobRepository,
@@ -62,7 +56,7 @@ export class SocketFeed {
       } catch (error) {
         // Without a known starting point the feed could only guess; the client reconnects
         // with its lastEventId and gets exactly what it missed.
-        this.socket.disconnect(true);
+        this.sink.disconnect();
         throw error;
       }
     });
@@ -78,7 +72,7 @@ export class SocketFeed {
     const first = await retainedUserEventsAfter(this.events, this.userId, lastEventId, PAGE);
     if (!first) {
       this.lastSent = (await this.events.latestUserEventId(this.userId)) ?? 0n;
-      this.socket.emit('resync', {
+      this.sink.resync({
         reason: 'lastEventId is no longer retained; refetch job state over REST',
         lastEventId: lastEventId.toString(),
       });
@@ -165,7 +159,7 @@ export class SocketFeed {
   }
 
   private send(view: JobEventView, id: bigint): void {
-    this.socket.emit(`${view.kind}:${view.status}`, view);
+    this.sink.emit(view);
     this.lastSent = id;
   }
 

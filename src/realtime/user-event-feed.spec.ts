@@ -1,9 +1,11 @@
 import type { JobEvent } from '../generated/prisma/client';
 import type { PublishedJobEvent } from '../core/job-event-bus';
-import { toEventView, type JobEventView } from '../core/job-transition';
+import { toEventView, type JobEventView } from '../core/job-event.view';
 import type { JobEventStatus } from '../core/job.types';
 import type { ResyncNotice } from './realtime.types';
-import { REORDER_WAIT_MS, SocketFeed, type JobSocket } from './socket-feed';
+import { socketSink } from './job-events.gateway';
+import type { JobSocket } from './realtime.types';
+import { REORDER_WAIT_MS, UserEventFeed } from './user-event-feed';
 
 const USER = 'user-1';
 const OTHER = 'user-2';
@@ -15,7 +17,7 @@ interface Emitted {
   payload: JobEventView | ResyncNotice;
 }
 
-/** Records what the feed emits, in order: all a SocketFeed uses of a socket. */
+/** Records what the feed emits, in order: all a socket's EventSink uses of it. */
 class FakeSocket {
   readonly emitted: Emitted[] = [];
   disconnected = false;
@@ -149,17 +151,19 @@ function range(from: number, to: number): string[] {
   return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 }
 
-describe('SocketFeed', () => {
+describe('UserEventFeed', () => {
   let socket: FakeSocket;
   let events: FakeEvents;
   let errors: unknown[];
-  let feed: SocketFeed;
+  let feed: UserEventFeed;
 
   beforeEach(() => {
     socket = new FakeSocket();
     events = new FakeEvents();
     errors = [];
-    feed = new SocketFeed(socket.asSocket(), USER, events, (error) => errors.push(error));
+    feed = new UserEventFeed(socketSink(socket.asSocket()), USER, events, (error) =>
+      errors.push(error),
+    );
   });
 
   afterEach(() => {
