@@ -16,6 +16,7 @@ import {
 import type Redis from 'ioredis';
 import { messageOf } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { Job } from '../generated/prisma/client';
 import { workerOptions } from '../redis/redis-options';
 import { RedisService } from '../redis/redis.service';
 import {
@@ -161,21 +162,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     if (lease === 'skip') return;
     const controller = new AbortController();
     const log = new JobLogBuffer(this.config.jobLogMaxBytes);
-    // The log is secondary to the job's outcome: a failed save is reported, never fatal.
-    // Saves run one after the other: a periodic save still in flight must not land after the last.
-    let saving = Promise.resolve();
-    const saveLog = () => {
-      saving = saving.then(async () => {
-        const changes = log.takeChanges();
-        if (!changes) return;
-        try {
-          await this.jobs.saveLog(jobId, changes.content, changes.truncated);
-        } catch (error) {
-          this.logger.warn(`job ${jobId}: log not saved: ${messageOf(error)}`);
-        }
-      });
-      return saving;
-    };
+    const saveLog = this.logSaver(jobId, log);
     const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
     let work: Promise<JsonValue | void> | undefined;
     let ended: UnrecoverableError | undefined;
@@ -191,37 +178,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       }
       attempt = started.attempts;
       maxAttempts = started.maxAttempts;
-      const stream = this.lifecycle.outputStream(jobId);
-      const ctx: JobContext<object> = {
-        jobId,
-        kind: started.kind,
-        userId: started.userId,
-        projectId: started.projectId,
-        params: started.params as object,
-        attempt,
-        maxAttempts: started.maxAttempts,
-        signal: controller.signal,
-        workspace: lease?.workspace ?? null,
-        progress: async (percent, message) => {
-          if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
-            throw new RangeError(`progress must be an integer 0-100 (got ${percent})`);
-          }
-          const applied = await this.lifecycle.apply(jobId, {
-            type: 'progress',
-            attempt,
-            progress: percent,
-            ...(message !== undefined && { message }),
-          });
-          if (!applied) controller.abort(new JobCancelledError());
-        },
-        log: (text) => log.append(text),
-        output: (text) => {
-          // PostgreSQL text cannot hold NUL: one printed must not cost the log or the events.
-          const clean = text.includes('\0') ? text.replace(/\0/g, '\uFFFD') : text;
-          log.append(clean);
-          stream(clean);
-        },
-      };
+      const ctx = this.buildContext(jobId, started, controller, lease?.workspace ?? null, log);
       let result: JsonValue | void;
       try {
         work = processor.process(ctx);
@@ -233,13 +190,8 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null, attempt });
     } catch (error) {
       if (error === ended) throw error;
-      await this.fail(
-        job,
-        token,
-        attempt,
-        maxAttempts,
-        controller.signal.aborted ? controller.signal.reason : error,
-      );
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
+      await this.fail(job, token, attempt, maxAttempts, reason);
     } finally {
       clearInterval(logTimer);
       this.running.delete(jobId);
@@ -247,6 +199,68 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       if (lease && work) await settled(work, LEASE_SETTLE_MS);
       await lease?.release();
     }
+  }
+
+  /**
+   * The log is secondary to the job's outcome: a failed save is reported, never fatal.
+   * Saves run one after the other: a periodic save still in flight must not land after the last.
+   */
+  private logSaver(jobId: string, log: JobLogBuffer): () => Promise<void> {
+    let saving = Promise.resolve();
+    return () => {
+      saving = saving.then(async () => {
+        const changes = log.takeChanges();
+        if (!changes) return;
+        try {
+          await this.jobs.saveLog(jobId, changes.content, changes.truncated);
+        } catch (error) {
+          this.logger.warn(`job ${jobId}: log not saved: ${messageOf(error)}`);
+        }
+      });
+      return saving;
+    };
+  }
+
+  /** What the processor sees of its run: the job's row as the attempt started, and its channels. */
+  private buildContext(
+    jobId: string,
+    started: Job,
+    controller: AbortController,
+    workspace: string | null,
+    log: JobLogBuffer,
+  ): JobContext<object> {
+    const attempt = started.attempts;
+    const stream = this.lifecycle.outputStream(jobId);
+    return {
+      jobId,
+      kind: started.kind,
+      userId: started.userId,
+      projectId: started.projectId,
+      params: started.params as object,
+      attempt,
+      maxAttempts: started.maxAttempts,
+      signal: controller.signal,
+      workspace,
+      progress: async (percent, message) => {
+        if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+          throw new RangeError(`progress must be an integer 0-100 (got ${percent})`);
+        }
+        const applied = await this.lifecycle.apply(jobId, {
+          type: 'progress',
+          attempt,
+          progress: percent,
+          ...(message !== undefined && { message }),
+        });
+        if (!applied) controller.abort(new JobCancelledError());
+      },
+      log: (text) => log.append(text),
+      output: (text) => {
+        // PostgreSQL text cannot hold NUL: one printed must not cost the log or the events.
+        const clean = text.includes('\0') ? text.replace(/\0/g, '\uFFFD') : text;
+        log.append(clean);
+        stream(clean);
+      },
+    };
   }
 
   /**

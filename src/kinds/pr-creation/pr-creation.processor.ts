@@ -10,6 +10,7 @@ import { ProjectRepository } from '../../projects/project.repository';
 import { ownerAndRepo, repoUrlProblem } from '../../projects/repo-url';
 import type { PrCreationParams } from './pr-creation.params';
 import type { PrCreationResult } from './pr-creation.result';
+import type { PullRequestHost } from './pull-request-host';
 import { PullRequestHostFactory } from './pull-request-host.factory';
 
 /** Operations that leave a workspace half-way; committing on top of one would be wrong. */
@@ -63,8 +64,53 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     }
     const workspace = ctx.workspace;
     if (!workspace) throw new NonRetryableJobError('pr-creation needs a project workspace');
-    const project = await this.projects.findById(ctx.projectId);
-    if (!project) throw new NonRetryableJobError(`project ${ctx.projectId} no longer exists`);
+    const { repoUrl, slug, defaultBranch } = await this.projectRemote(ctx.projectId);
+    const source = params.sourceBranch;
+    const target = params.targetBranch ?? defaultBranch;
+    await this.checkBranches(source, target);
+
+    const git = this.workspaceGit(workspace, ctx.signal, token);
+    // Only http(s) remotes take the token; an ssh remote uses the worker's own ssh keys.
+    const remote: GitRunOptions = /^https?:\/\//.test(repoUrl)
+      ? { config: credentialConfig(repoUrl, token) }
+      : {};
+
+    await ctx.progress(5, 'checking the workspace');
+    await this.assertNothingInProgress(git, workspace);
+
+    await ctx.progress(15, `fetching ${target}`);
+    const base = await this.fetchTarget(git, remote, target);
+
+    await ctx.progress(30, params.commitId ? 'reading the commit' : 'committing the changes');
+    const headSha = params.commitId
+      ? await this.existingCommit(git, params.commitId)
+      : await this.commitChanges(git, source, params.commitMessage ?? params.title);
+    const filesChanged = await this.changesToPropose(ctx, git, base, headSha, target);
+
+    await ctx.progress(50, `pushing ${source}`);
+    await this.push(git, remote, source, headSha);
+    ctx.log(`pushed ${headSha} to ${source}\n`);
+
+    await ctx.progress(75, 'opening the pull request');
+    const github = { token, ...slug };
+    const pr = await this.openPullRequest(ctx, github, source, target);
+    return {
+      number: pr.number,
+      url: pr.url,
+      branch: source,
+      base: target,
+      headSha,
+      operation: pr.operation,
+      filesChanged,
+    };
+  }
+
+  /** The project's remote, as far as a pull request can be opened on it. */
+  private async projectRemote(
+    projectId: string,
+  ): Promise<{ repoUrl: string; slug: { owner: string; repo: string }; defaultBranch: string }> {
+    const project = await this.projects.findById(projectId);
+    if (!project) throw new NonRetryableJobError(`project ${projectId} no longer exists`);
     const repoUrl = project.repoUrl;
     if (!repoUrl) {
       throw new NonRetryableJobError(
@@ -79,8 +125,10 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
         `cannot read <owner>/<repo> from the project's repoUrl ${repoUrl}`,
       );
     }
-    const source = params.sourceBranch;
-    const target = params.targetBranch ?? project.defaultBranch;
+    return { repoUrl, slug, defaultBranch: project.defaultBranch };
+  }
+
+  private async checkBranches(source: string, target: string): Promise<void> {
     for (const [field, name] of [
       ['params.sourceBranch', source],
       ['params.targetBranch', target],
@@ -91,28 +139,26 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     if (source === target) {
       throw new NonRetryableJobError(`sourceBranch and targetBranch are both ${source}`);
     }
+  }
 
-    const git: Git = async (args, options = {}) => {
+  /** git in the workspace, stopped by the job's signal, with the token kept out of its output. */
+  private workspaceGit(workspace: string, signal: AbortSignal, token: string): Git {
+    return async (args, options = {}) => {
       try {
         return await this.gitCli.run(['-C', workspace, ...args], {
-          signal: ctx.signal,
+          signal,
           redact: [token],
           ...options,
         });
       } catch (error) {
-        if (ctx.signal.aborted) throw new JobCancelledError();
+        if (signal.aborted) throw new JobCancelledError();
         throw error;
       }
     };
-    // Only http(s) remotes take the token; an ssh remote uses the worker's own ssh keys.
-    const remote: GitRunOptions = /^https?:\/\//.test(repoUrl)
-      ? { config: credentialConfig(repoUrl, token) }
-      : {};
+  }
 
-    await ctx.progress(5, 'checking the workspace');
-    await this.assertNothingInProgress(git, workspace);
-
-    await ctx.progress(15, `fetching ${target}`);
+  /** Fetches the target branch into its remote-tracking ref, which is returned. */
+  private async fetchTarget(git: Git, remote: GitRunOptions, target: string): Promise<string> {
     const base = `refs/remotes/origin/${target}`;
     await git(
       ['fetch', '--quiet', '--no-tags', 'origin', `+refs/heads/${target}:${base}`],
@@ -123,11 +169,18 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
       }
       throw remoteFailure(`fetch ${target}`, error);
     });
+    return base;
+  }
 
-    await ctx.progress(30, params.commitId ? 'reading the commit' : 'committing the changes');
-    const headSha = params.commitId
-      ? await this.existingCommit(git, params.commitId)
-      : await this.commitChanges(git, source, params.commitMessage ?? params.title);
+  /** The number of files the commits ahead of the target change; none ahead fails the job. */
+  private async changesToPropose(
+    ctx: JobContext<PrCreationParams>,
+    git: Git,
+    base: string,
+    headSha: string,
+    target: string,
+  ): Promise<number> {
+    const { params } = ctx;
     const ahead = Number((await git(['rev-list', '--count', `${base}..${headSha}`, '--'])).stdout);
     if (ahead === 0) {
       throw new NonRetryableJobError(
@@ -139,15 +192,19 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     const changed = await git(['diff', '--name-only', '-z', `${base}...${headSha}`, '--']);
     const filesChanged = changed.stdout.split('\0').filter((path) => path !== '').length;
     ctx.log(`${headSha}: ${ahead} commit(s) ahead of ${target}, ${filesChanged} file(s) changed\n`);
+    return filesChanged;
+  }
 
-    await ctx.progress(50, `pushing ${source}`);
-    await this.push(git, remote, source, headSha);
-    ctx.log(`pushed ${headSha} to ${source}\n`);
-
-    await ctx.progress(75, 'opening the pull request');
+  /** Opens the pull request (or updates the one already open) and adds what params ask for. */
+  private async openPullRequest(
+    ctx: JobContext<PrCreationParams>,
+    github: { token: string; owner: string; repo: string },
+    source: string,
+    target: string,
+  ): ReturnType<PullRequestHost['openOrUpdate']> {
+    const { params } = ctx;
     const host = this.hosts.create({
-      token,
-      ...slug,
+      ...github,
       signal: ctx.signal,
       onWait: (message) => ctx.log(message),
     });
@@ -164,15 +221,7 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
       await host.requestReviewers(pr.number, params.reviewers ?? [], params.teamReviewers ?? []);
     }
     if (params.assignees?.length) await host.addAssignees(pr.number, params.assignees);
-    return {
-      number: pr.number,
-      url: pr.url,
-      branch: source,
-      base: target,
-      headSha,
-      operation: pr.operation,
-      filesChanged,
-    };
+    return pr;
   }
 
   private async assertNothingInProgress(git: Git, workspace: string): Promise<void> {
