@@ -27,6 +27,19 @@ export interface Job<P = Record<string, JsonValue>, R = JsonValue> {
   startedAt: string | null;
   finishedAt: string | null;
   updatedAt: string;
+  /** The job this one is a step of; null for a submitted job. */
+  parentId: string | null;
+  /** The job's steps, oldest first: only on get(), not in lists. */
+  children?: JobStep[];
+}
+
+/** One step of a parent job. */
+export interface JobStep {
+  id: string;
+  /** The step's key among its parent's steps. */
+  key: string;
+  kind: string;
+  status: JobStatus;
 }
 
 export interface JobEvent {
@@ -41,6 +54,8 @@ export interface JobEvent {
   error?: string;
   /** Streamed output appended since the job's previous event (progress events). */
   output?: string;
+  /** A step's events: its parent job. */
+  parentId?: string;
   at: string;
 }
 
@@ -59,6 +74,8 @@ export interface SubmitRequest<P = Record<string, JsonValue>> {
 export interface ListJobsQuery {
   kind?: string;
   status?: JobStatus;
+  /** Only this job's steps. */
+  parentId?: string;
   limit?: number;
   cursor?: string;
 }

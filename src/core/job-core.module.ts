@@ -15,6 +15,8 @@ import { JobService } from './job.service';
 import type { JobKind } from './job.types';
 import { WorkspaceLockService } from './workspace-lock.service';
 import { SubmitRateLimiter } from './submit-rate-limiter';
+import { JobChildrenService } from './job-children.service';
+import { ChildJobWaiterService } from './child-job-waiter.service';
 
 const SHARED = [
   WorkspaceLockService,
@@ -40,6 +42,8 @@ export class JobCoreModule {
       providers.push(
         JobWorkerService,
         JobReconcilerService,
+        JobChildrenService,
+        ChildJobWaiterService,
         ...registry.internal().map(({ kind }) => kind.processor!),
       );
     }

@@ -13,6 +13,8 @@ export interface JobEventView {
   error?: string;
   /** Progress events: the output streamed since the job's previous event. */
   output?: string;
+  /** The job's parent, when it is a step of another job (docs/child-jobs.md). */
+  parentId?: string;
   at: string;
 }
 
@@ -27,6 +29,7 @@ export function toEventView(event: JobEvent): JobEventView {
     ...(event.result !== null && { result: event.result as JsonValue }),
     ...(event.error !== null && { error: event.error }),
     ...(event.output !== null && { output: event.output }),
+    ...(event.parentId && { parentId: event.parentId }),
     at: event.createdAt.toISOString(),
   };
 }

@@ -36,6 +36,8 @@ function assumedQueued(id: string, maxAttempts: number): Job {
     updatedAt: unknown,
     // Not known: the write compares the status alone.
     version: -1,
+    parentId: null,
+    childKey: null,
   };
 }
 

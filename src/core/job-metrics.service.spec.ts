@@ -31,6 +31,7 @@ function event(id: number, status: string): StoredEvent {
     result: null,
     error: null,
     output: null,
+    parentId: null,
     createdAt: new Date(10_000),
     previousEventId: null,
   };

@@ -26,6 +26,8 @@ function job(status: string, extra: Partial<Job> = {}): Job {
     finishedAt: null,
     updatedAt: now,
     version: 0,
+    parentId: null,
+    childKey: null,
     ...extra,
   };
 }
@@ -56,7 +58,7 @@ describe('planTransition', () => {
     ],
     done: [],
     error: ['requeued'],
-    cancelled: [],
+    cancelled: ['requeued'],
   };
 
   it.each(Object.entries(allowed))('from %s allows exactly %j', (status, expected) => {

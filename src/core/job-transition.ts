@@ -24,7 +24,8 @@ const ALLOWED_FROM: Record<JobChange['type'], readonly JobStatus[]> = {
   done: ['processing'],
   error: ['queued', 'processing'],
   cancelled: ['queued', 'processing'],
-  requeued: ['error'],
+  // From cancelled only for a step its parent runs again (docs/child-jobs.md); REST retries errors.
+  requeued: ['error', 'cancelled'],
   returned: ['processing'],
   lost: ['queued', 'processing'],
 };

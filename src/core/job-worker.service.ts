@@ -39,6 +39,8 @@ import {
 } from './job.types';
 import { WorkspaceLockService } from './workspace-lock.service';
 import { JobProjects } from './job-projects';
+import { ancestorIds } from './child-jobs';
+import { JobChildrenService } from './job-children.service';
 
 const LOG_SAVE_MS = 1000;
 const WORKSPACE_RETRY_MS = 1000;
@@ -78,6 +80,9 @@ type AnyProcessor = JobProcessor<object, JsonValue | void>;
 export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobWorkerService.name);
   private readonly workers: Worker<QueuedJobData>[] = [];
+  /** One per run waiting for a step: the slot that run lent its kind (docs/child-jobs.md). */
+  private readonly lent = new Set<Worker<QueuedJobData>>();
+  private closing = false;
   private readonly running = new Map<string, AbortController>();
   private subscriber?: Redis;
 
@@ -91,6 +96,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     private readonly jobs: JobRepository,
     private readonly projects: JobProjects,
     private readonly workspaceLocks: WorkspaceLockService,
+    private readonly children: JobChildrenService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -115,7 +121,8 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
 
   /** Stops taking jobs, lets running ones finish within the grace period, then hands them back. */
   async beforeApplicationShutdown(): Promise<void> {
-    const closed = Promise.all(this.workers.map((worker) => worker.close()));
+    this.closing = true;
+    const closed = Promise.all([...this.workers, ...this.lent].map((worker) => worker.close()));
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.config.shutdownGraceMs);
@@ -128,7 +135,26 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     clearTimeout(timer);
   }
 
-  private startWorker(registered: RegisteredKind, processor: AnyProcessor): Worker<QueuedJobData> {
+  /**
+   * A run waiting for a step lends its slot: one more worker of its kind, of one slot, lives while
+   * it waits, so that waiting runs never hold every slot of a kind (docs/child-jobs.md).
+   */
+  private lendSlot(registered: RegisteredKind, processor: AnyProcessor): () => void {
+    if (this.closing) return () => undefined;
+    const worker = this.startWorker(registered, processor, 1);
+    this.lent.add(worker);
+    return () => {
+      this.lent.delete(worker);
+      // Its own run, if any, finishes first.
+      void worker.close().catch(() => undefined);
+    };
+  }
+
+  private startWorker(
+    registered: RegisteredKind,
+    processor: AnyProcessor,
+    concurrency = registered.policies.concurrency,
+  ): Worker<QueuedJobData> {
     const { policies, kind } = registered;
     const worker = new Worker<QueuedJobData>(
       kind.name,
@@ -136,7 +162,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       {
         connection: workerOptions(this.config.redisUrl),
         prefix: this.config.prefix,
-        concurrency: policies.concurrency,
+        concurrency,
         limiter: { max: policies.rateLimit.max, duration: policies.rateLimit.durationMs },
         lockDuration: this.config.lockDurationMs,
         stalledInterval: this.config.stalledIntervalMs,
@@ -178,7 +204,9 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       }
       attempt = started.attempts;
       maxAttempts = started.maxAttempts;
-      const ctx = this.buildContext(jobId, started, controller, lease?.workspace ?? null, log);
+      const ctx = this.buildContext(jobId, started, controller, lease?.workspace ?? null, log, () =>
+        this.lendSlot(registered, processor),
+      );
       let result: JsonValue | void;
       try {
         work = processor.process(ctx);
@@ -228,6 +256,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     controller: AbortController,
     workspace: string | null,
     log: JobLogBuffer,
+    lendSlot: () => () => void,
   ): JobContext<object> {
     const attempt = started.attempts;
     const stream = this.lifecycle.outputStream(jobId);
@@ -260,6 +289,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
         log.append(clean);
         stream(clean);
       },
+      child: this.children.contextFor({ job: started, signal: controller.signal, lendSlot }),
     };
   }
 
@@ -279,7 +309,9 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       await this.lifecycle.apply(row.id, { type: 'error', error });
       throw new UnrecoverableError(error);
     }
-    const lease = await this.workspaceLocks.acquire(project.id, row.id, job.queueName);
+    // A step runs inside the lease of the ancestor that holds it.
+    const ancestors = row.parentId ? await ancestorIds(this.jobs, row) : [];
+    const lease = await this.workspaceLocks.acquire(project.id, row.id, job.queueName, ancestors);
     if (!('release' in lease)) {
       // Woken early when the lease is released; the first waiter also when it would lapse.
       const delay = Math.min(workspaceRetryDelay(job), lease.lapsesInMs ?? Infinity);

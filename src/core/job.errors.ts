@@ -24,3 +24,39 @@ export class WorkerShutdownError extends Error {
     super('worker shutting down');
   }
 }
+
+/** ctx.child refused to start a step: unknown kind, bad params, nesting too deep, key misused. */
+export class ChildJobRefusedError extends NonRetryableJobError {
+  override readonly name = 'ChildJobRefusedError';
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`step "${key}" refused: ${reason}`);
+  }
+}
+
+/** The step a ctx.child awaited ended in error (its own attempts spent). */
+export class ChildJobFailedError extends NonRetryableJobError {
+  override readonly name = 'ChildJobFailedError';
+  readonly status = 'error';
+  constructor(
+    readonly key: string,
+    readonly childId: string,
+    readonly error: string | null,
+  ) {
+    super(`step "${key}" (job ${childId}) failed: ${error ?? 'unknown error'}`);
+  }
+}
+
+/** The step a ctx.child awaited was cancelled: never a success. */
+export class ChildJobCancelledError extends NonRetryableJobError {
+  override readonly name = 'ChildJobCancelledError';
+  readonly status = 'cancelled';
+  constructor(
+    readonly key: string,
+    readonly childId: string,
+  ) {
+    super(`step "${key}" (job ${childId}) was cancelled`);
+  }
+}

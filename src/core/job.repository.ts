@@ -20,12 +20,16 @@ export interface NewJob {
   maxAttempts: number;
   idempotencyKey: string | null;
   idempotencyHash: string | null;
+  /** A step of another job (ctx.child): its parent and its key among the parent's steps. */
+  parentId?: string | null;
+  childKey?: string | null;
 }
 
 export interface JobListQuery {
   userId: string;
   kind?: string;
   status?: JobStatus;
+  parentId?: string;
   limit: number;
   after?: { createdAt: Date; id: string };
 }
@@ -110,6 +114,7 @@ function fromWriteRow(
       result: result,
       error: status === 'created' ? null : typed.error,
       output,
+      parentId: typed.parentId,
       createdAt: row.event_at,
       previousEventId: row.previous_event_id,
     },
@@ -165,6 +170,10 @@ export class JobRepository implements OnApplicationShutdown {
         const job = await this.findByIdempotencyKey(data.userId, data.kind, data.idempotencyKey);
         if (job) return { created: false as const, job };
       }
+      if (data.parentId && data.childKey) {
+        const job = await this.findChild(data.parentId, data.childKey);
+        if (job) return { created: false as const, job };
+      }
       throw new Error(`job ${data.id} was not created: its id is taken`);
     });
   }
@@ -198,6 +207,26 @@ export class JobRepository implements OnApplicationShutdown {
     );
   }
 
+  /** The step of `parentId` with this key, if it was ever submitted. */
+  findChild(parentId: string, childKey: string): Promise<Job | null> {
+    return guardDependency('database', () =>
+      this.prisma.job.findUnique({ where: { parentId_childKey: { parentId, childKey } } }),
+    );
+  }
+
+  /** A parent's steps, oldest first (in the parent's view); unfinished ones only if asked. */
+  children(parentId: string, unfinished = false): Promise<Job[]> {
+    return guardDependency('database', () =>
+      this.prisma.job.findMany({
+        where: {
+          parentId,
+          ...(unfinished && { status: { in: ['queued', 'processing'] } }),
+        },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      }),
+    );
+  }
+
   findById(id: string): Promise<Job | null> {
     return guardDependency('database', () => this.prisma.job.findUnique({ where: { id } }));
   }
@@ -214,6 +243,7 @@ export class JobRepository implements OnApplicationShutdown {
           userId: query.userId,
           ...(query.kind !== undefined && { kind: query.kind }),
           ...(query.status !== undefined && { status: query.status }),
+          ...(query.parentId !== undefined && { parentId: query.parentId }),
           ...(after && {
             OR: [
               { createdAt: { lt: after.createdAt } },

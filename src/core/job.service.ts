@@ -21,6 +21,7 @@ import { SubmitRateLimiter } from './submit-rate-limiter';
 import { isUuid } from '../common/ids';
 import { externalParams } from './external-kinds';
 import { JobProjects } from './job-projects';
+import { cancelSteps } from './child-jobs';
 
 export interface SubmitOutcome {
   job: Job;
@@ -88,6 +89,7 @@ export class JobService {
     kindName: string,
     body: SubmitJobDto,
     idempotencyKey?: string,
+    step?: { parentId: string; childKey: string },
   ): Promise<SubmitOutcome> {
     const { kind, policies } = this.registry.get(kindName);
     const params = kind.external
@@ -110,7 +112,8 @@ export class JobService {
       const existing = await this.jobs.findByIdempotencyKey(userId, kindName, idempotencyKey);
       if (existing) return { job: this.sameRequest(existing, hash), created: false };
     }
-    await this.rateLimiter.consume(userId);
+    // A step is part of its parent's work, already admitted.
+    if (!step) await this.rateLimiter.consume(userId);
     const outcome = await this.jobs.create({
       id: randomUUID(),
       kind: kindName,
@@ -122,6 +125,8 @@ export class JobService {
       maxAttempts: policies.attempts,
       idempotencyKey: idempotencyKey ?? null,
       idempotencyHash: hash,
+      parentId: step?.parentId ?? null,
+      childKey: step?.childKey ?? null,
     });
     if (!outcome.created) return { job: this.sameRequest(outcome.job, hash), created: false };
     try {
@@ -142,7 +147,13 @@ export class JobService {
 
   async list(
     userId: string,
-    query: { kind?: string; status?: JobStatus; limit?: number; cursor?: string },
+    query: {
+      kind?: string;
+      status?: JobStatus;
+      parentId?: string;
+      limit?: number;
+      cursor?: string;
+    },
   ): Promise<JobPage> {
     if (query.kind !== undefined) this.registry.get(query.kind);
     const limit = query.limit ?? 20;
@@ -151,11 +162,17 @@ export class JobService {
       limit: limit + 1,
       ...(query.kind !== undefined && { kind: query.kind }),
       ...(query.status !== undefined && { status: query.status }),
+      ...(query.parentId !== undefined && { parentId: query.parentId }),
       ...(query.cursor !== undefined && { after: decodeCursor(query.cursor) }),
     });
     const page = items.slice(0, limit);
     const last = page.at(-1);
     return { items: page, nextCursor: items.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /** A job's steps (ctx.child), oldest first. */
+  steps(job: Job): Promise<Job[]> {
+    return this.jobs.children(job.id);
   }
 
   async events(
@@ -213,6 +230,8 @@ export class JobService {
       return job;
     }
     await this.queues.cancel(job.kind, job.id);
+    // Also here, not only in the parent's worker: that worker may be gone.
+    await cancelSteps({ jobs: this.jobs, lifecycle: this.lifecycle, queues: this.queues }, job.id);
     return cancelled;
   }
 

@@ -58,6 +58,23 @@ export interface JobContext<P> {
    * streamed live as the `output` of progress events (docs/streamed-output.md).
    */
   output(text: string): void;
+  /**
+   * Runs another kind as a step of this job and resolves with its result (docs/child-jobs.md).
+   * `key` names the step among this job's steps: a job that runs again gets the step's result
+   * (or waits for it) instead of starting it again. Rejects with ChildJobFailedError or
+   * ChildJobCancelledError when the step ends so, ChildJobRefusedError when it cannot start.
+   */
+  child<R extends JsonValue | void = JsonValue>(
+    key: string,
+    kind: string,
+    params: object,
+    options?: ChildJobOptions,
+  ): Promise<R>;
+}
+
+export interface ChildJobOptions {
+  /** Default: the parent's priority. */
+  readonly priority?: PriorityName;
 }
 
 /** What a kind's submit-time check sees besides the params. */

@@ -11,6 +11,7 @@ import { JobQueueService } from './job-queue.service';
  * (`<jobId>:`), ttl ms, waiter member (`<kind>:<jobId>`), BullMQ key prefix, waiters ttl ms.
  * Waiters are ranked by a counter, not a clock: two arriving in one millisecond keep their order.
  * Free, or held by an earlier run of the same job (its worker died): taken at once.
+ * Held by a run of an ancestor (ARGV[7…], `<jobId>:`): the step runs inside it; its value returned.
  * Otherwise the job joins the waiters (keeping its place) and learns, when it is the first
  * waiter whose BullMQ job still exists, how long the lease has left if nobody renews it.
  */
@@ -20,6 +21,12 @@ if not current or string.sub(current, 1, #ARGV[2]) == ARGV[2] then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3])
   redis.call('zrem', KEYS[2], ARGV[4])
   return -2
+end
+for i = 7, #ARGV do
+  if string.sub(current, 1, #ARGV[i]) == ARGV[i] then
+    redis.call('zrem', KEYS[2], ARGV[4])
+    return current
+  end
 end
 if not redis.call('zscore', KEYS[2], ARGV[4]) then
   redis.call('zadd', KEYS[2], redis.call('incr', KEYS[3]), ARGV[4])
@@ -41,6 +48,8 @@ local current = redis.call('get', KEYS[1])
 if current == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 if not current then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`;
+/** Extends a lease borrowed from an ancestor while it is still that run's; never takes it. */
+const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
 /** 0.25 s, 0.5 s, 1 s … 16 s apart: about 30 s of retries, then the lease lapses by itself. */
@@ -82,27 +91,37 @@ export class WorkspaceLockService {
     private readonly queues: JobQueueService,
   ) {}
 
-  /** Takes the project's lease for this job, or records the job (of queue `kind`) as waiting. */
-  acquire(projectId: string, jobId: string, kind: string): Promise<WorkspaceLease | WorkspaceBusy> {
+  /**
+   * Takes the project's lease for this job, or records the job (of queue `kind`) as waiting. A
+   * step (docs/child-jobs.md) whose ancestor holds the lease runs inside it: it keeps the lease
+   * alive while it runs and leaves it to the ancestor.
+   */
+  acquire(
+    projectId: string,
+    jobId: string,
+    kind: string,
+    ancestors: readonly string[] = [],
+  ): Promise<WorkspaceLease | WorkspaceBusy> {
     const key = this.leaseKey(projectId);
     const token = `${jobId}:${randomUUID()}`;
     const ttl = this.config.lockDurationMs;
     return guardDependency('redis', async () => {
-      const outcome = Number(
-        await this.redis.client.eval(
-          ACQUIRE,
-          3,
-          key,
-          this.waitersKey(projectId),
-          `${this.waitersKey(projectId)}:seq`,
-          token,
-          `${jobId}:`,
-          ttl,
-          `${kind}:${jobId}`,
-          this.config.prefix,
-          WAITERS_TTL_MS,
-        ),
+      const answer = await this.redis.client.eval(
+        ACQUIRE,
+        3,
+        key,
+        this.waitersKey(projectId),
+        `${this.waitersKey(projectId)}:seq`,
+        token,
+        `${jobId}:`,
+        ttl,
+        `${kind}:${jobId}`,
+        this.config.prefix,
+        WAITERS_TTL_MS,
+        ...ancestors.map((id) => `${id}:`),
       );
+      if (typeof answer === 'string') return this.borrowed(key, answer, ttl);
+      const outcome = Number(answer);
       if (outcome !== -2) return { lapsesInMs: outcome >= 0 ? outcome + LAPSE_MARGIN_MS : null };
       const timer = setInterval(() => {
         this.redis.client.eval(RENEW, 1, key, token, ttl).then(
@@ -123,6 +142,20 @@ export class WorkspaceLockService {
         },
       };
     });
+  }
+
+  private borrowed(key: string, token: string, ttl: number): WorkspaceLease {
+    // Should the ancestor's worker die meanwhile, the lease lives on for as long as the step runs.
+    const timer = setInterval(() => {
+      this.redis.client.eval(EXTEND, 1, key, token, ttl).catch(() => undefined);
+    }, ttl / 2);
+    timer.unref();
+    return {
+      release: () => {
+        clearInterval(timer);
+        return Promise.resolve();
+      },
+    };
   }
 
   /**

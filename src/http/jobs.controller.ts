@@ -51,7 +51,8 @@ export class JobsController {
   @ApiOperation({ summary: 'One job: status, progress, result, error, timestamps' })
   @ApiOkResponse({ type: JobView })
   async get(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<JobView> {
-    return JobView.from(await this.jobs.get(user.id, id));
+    const job = await this.jobs.get(user.id, id);
+    return JobView.from(job, await this.jobs.steps(job));
   }
 
   @Get(':id/events')

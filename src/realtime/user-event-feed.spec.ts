@@ -122,6 +122,7 @@ class FakeEvents {
       result: status === 'done' ? { n: Number(id) } : null,
       error: null,
       output: null,
+      parentId: null,
       createdAt: new Date(1_700_000_000_000 + Number(id)),
     };
     this.rows.push(row);

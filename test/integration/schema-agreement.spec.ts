@@ -497,6 +497,18 @@ describe.each([postgres(), pglite()])('on a freshly migrated $name database', (b
   });
 
   it('round-trips a Job and a JobEvent with every column set', async () => {
+    const parent = await prisma().job.create({
+      data: {
+        id: randomUUID(),
+        kind: 'change',
+        userId: 'user-1',
+        projectId: 'project-1',
+        status: 'processing',
+        priority: 5,
+        params: {},
+        maxAttempts: 1,
+      },
+    });
     const job = {
       id: randomUUID(),
       kind: 'code-generation',
@@ -524,6 +536,8 @@ describe.each([postgres(), pglite()])('on a freshly migrated $name database', (b
       finishedAt: new Date('2026-01-02T03:05:00.999Z'),
       updatedAt: new Date('2026-01-02T03:05:01.002Z'),
       version: 7,
+      parentId: parent.id,
+      childKey: 'generate-1',
     } satisfies Prisma.JobUncheckedCreateInput;
     const event = {
       id: 9007199254740993n,
@@ -537,6 +551,7 @@ describe.each([postgres(), pglite()])('on a freshly migrated $name database', (b
       error: 'none',
       createdAt: new Date('2026-01-02T03:04:07.123Z'),
       output: 'PASS src/a.spec.ts ✓ — 😀\n',
+      parentId: parent.id,
     } satisfies Prisma.JobEventUncheckedCreateInput;
 
     await prisma().job.create({ data: job });

@@ -115,6 +115,22 @@ describe('workspace leases (real Redis)', () => {
     expect(await ctx.raw.exists(ctx.leaseKey(project))).toBe(0);
   });
 
+  it("a step runs inside its ancestor's lease and leaves it to the ancestor", async () => {
+    const project = randomUUID();
+    const [grandparent, parent] = [randomUUID(), randomUUID()];
+    const held = leaseOf(await ctx.locks.acquire(project, grandparent, KIND));
+    const value = await ctx.raw.get(ctx.leaseKey(project));
+    expect(busyOf(await ctx.locks.acquire(project, randomUUID(), KIND))).toBeDefined();
+    const step = leaseOf(
+      await ctx.locks.acquire(project, randomUUID(), KIND, [parent, grandparent]),
+    );
+    expect(await ctx.raw.get(ctx.leaseKey(project))).toBe(value);
+    await step.release();
+    expect(await ctx.raw.get(ctx.leaseKey(project))).toBe(value);
+    await held.release();
+    expect(await ctx.raw.exists(ctx.leaseKey(project))).toBe(0);
+  });
+
   it('a release promotes the first waiter still delayed, skipping removed ones, and keeps the others waiting', async () => {
     const project = randomUUID();
     const lease = leaseOf(await ctx.locks.acquire(project, randomUUID(), KIND));

@@ -5,6 +5,14 @@ import type { JobEventView } from '../../core/job-event.view';
 
 const PRIORITY_NAMES = new Map(Object.entries(PRIORITIES).map(([name, value]) => [value, name]));
 
+/** One step of a parent job (docs/child-jobs.md). */
+export class JobStepView {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ description: "The step's key among its parent's steps" }) key!: string;
+  @ApiProperty() kind!: string;
+  @ApiProperty({ enum: JOB_STATUSES }) status!: string;
+}
+
 export class JobView {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() kind!: string;
@@ -24,8 +32,20 @@ export class JobView {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) startedAt!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) finishedAt!: string | null;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description: 'The job this one is a step of (docs/child-jobs.md)',
+  })
+  parentId!: string | null;
+  @ApiPropertyOptional({
+    type: [JobStepView],
+    description: "The job's steps, oldest first (GET /jobs/:id only)",
+  })
+  children?: JobStepView[];
 
-  static from(job: Job): JobView {
+  static from(job: Job, children?: Job[]): JobView {
     return {
       id: job.id,
       kind: job.kind,
@@ -44,6 +64,15 @@ export class JobView {
       startedAt: job.startedAt?.toISOString() ?? null,
       finishedAt: job.finishedAt?.toISOString() ?? null,
       updatedAt: job.updatedAt.toISOString(),
+      parentId: job.parentId,
+      ...(children && {
+        children: children.map((step) => ({
+          id: step.id,
+          key: step.childKey ?? '',
+          kind: step.kind,
+          status: step.status,
+        })),
+      }),
     };
   }
 }
@@ -67,6 +96,8 @@ export class JobEventViewDto implements JobEventView {
     description: 'progress events: the output streamed since the previous event, at most 64 KiB',
   })
   output?: string;
+  @ApiPropertyOptional({ format: 'uuid', description: "A step's events: its parent job" })
+  parentId?: string;
   @ApiProperty({ format: 'date-time' }) at!: string;
 }
 

@@ -1,6 +1,16 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import { JOB_STATUSES, type JobStatus } from '../../core/job.types';
 
 export class ListJobsQuery {
@@ -14,6 +24,11 @@ export class ListJobsQuery {
   @IsOptional()
   @IsIn(JOB_STATUSES)
   status?: JobStatus;
+
+  @ApiPropertyOptional({ format: 'uuid', description: "Only this job's steps" })
+  @IsOptional()
+  @IsUUID('all', { message: 'parentId must be a job id (uuid)' })
+  parentId?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()

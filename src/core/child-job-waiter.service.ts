@@ -1,0 +1,100 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { Job } from '../generated/prisma/client';
+import { messageOf } from '../common/errors';
+import { RedisService } from '../redis/redis.service';
+import { JobEventBus, type PublishedJobEvents } from './job-event-bus';
+import { JobRepository } from './job.repository';
+import { isTerminal } from './job.types';
+
+/** A missed message (pub/sub may drop one) delays a parent by at most this long. */
+export const CHILD_RECHECK_MS = 3000;
+
+/**
+ * Waits for jobs to end without polling: every worker process listens once on the events channel
+ * the core publishes on, and a waiting parent reads its step's row when the step's terminal event
+ * goes by, and every CHILD_RECHECK_MS besides.
+ */
+@Injectable()
+export class ChildJobWaiterService {
+  private readonly logger = new Logger(ChildJobWaiterService.name);
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private subscribed?: Promise<Redis>;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly bus: JobEventBus,
+    private readonly jobs: JobRepository,
+  ) {}
+
+  /** Resolves with the job's row once it is done, error or cancelled; rejects on abort. */
+  async ended(jobId: string, signal: AbortSignal): Promise<Job> {
+    await this.subscribe();
+    signal.throwIfAborted();
+    return new Promise<Job>((resolve, reject) => {
+      let reading = false;
+      const check = async () => {
+        if (reading) return;
+        reading = true;
+        try {
+          const job = await this.jobs.findById(jobId);
+          if (!job) finish(() => reject(new Error(`job ${jobId} is gone`)));
+          else if (isTerminal(job.status)) finish(() => resolve(job));
+        } catch (error) {
+          // The database is away: the next message or recheck reads again.
+          this.logger.warn(`job ${jobId}: not read: ${messageOf(error)}`);
+        } finally {
+          reading = false;
+        }
+      };
+      const wake = () => void check();
+      const timer = setInterval(wake, CHILD_RECHECK_MS);
+      const onAbort = () => finish(() => reject(signal.reason as Error));
+      const finish = (settle: () => void) => {
+        clearInterval(timer);
+        signal.removeEventListener('abort', onAbort);
+        const set = this.waiters.get(jobId);
+        set?.delete(wake);
+        if (set?.size === 0) this.waiters.delete(jobId);
+        settle();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      let set = this.waiters.get(jobId);
+      if (!set) this.waiters.set(jobId, (set = new Set()));
+      set.add(wake);
+      // Subscribed before this read: an end after it is announced, one before it is read here.
+      wake();
+    });
+  }
+
+  private subscribe(): Promise<Redis> {
+    if (!this.subscribed) {
+      const subscribing = (async () => {
+        const subscriber = this.redis.subscriber('child-jobs');
+        subscriber.on('message', (_channel: string, payload: string) => this.onMessage(payload));
+        await subscriber.subscribe(this.bus.channel());
+        return subscriber;
+      })();
+      this.subscribed = subscribing;
+      // Redis away: the next wait subscribes again.
+      subscribing.catch(() => {
+        if (this.subscribed === subscribing) this.subscribed = undefined;
+      });
+    }
+    return this.subscribed;
+  }
+
+  private onMessage(payload: string): void {
+    if (this.waiters.size === 0) return;
+    let events: PublishedJobEvents;
+    try {
+      events = JSON.parse(payload) as PublishedJobEvents;
+    } catch {
+      return;
+    }
+    for (const event of Array.isArray(events) ? events : [events]) {
+      if (!isTerminal(event.status)) continue;
+      for (const wake of this.waiters.get(event.jobId) ?? []) wake();
+    }
+  }
+}
