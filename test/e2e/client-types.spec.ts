@@ -49,7 +49,7 @@ describe('client types against the served OpenAPI document', () => {
     try {
       const files = {
         'api.ts': await generateTypes(doc),
-        'client.ts': await readFile(join(ROOT, 'client', 'src', 'index.ts'), 'utf8'),
+        'client.ts': await readFile(join(ROOT, 'client', 'src', 'types.ts'), 'utf8'),
         'check.ts': CHECK,
       };
       for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
