@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JOB_KINDS } from '../../src/job-kinds';
 import type { ChangeResult } from '../../src/kinds/change/change.result';
 import { startStack, TEST_JWT_SECRET, tokenFor, type TestStack } from '../support/app';
-import { Api, expectError, uniqueUser, type EventBody, type JobBody } from '../support/api';
+import { Api, expectError, uniqueUser, type JobBody } from '../support/api';
 import { killAllConveyors, startConveyor } from '../support/conveyor-process';
 import {
   startFakeLlm,
@@ -15,6 +15,7 @@ import {
 import { git, makeBareRepo } from '../support/fixture-repos';
 import { GitHubApiServer } from '../support/github-api-server';
 import { GitSmartHttpServer } from '../support/git-smart-http-server';
+import { processesIn, waitNoProcesses } from '../support/processes';
 import { expectStrictlyIncreasing } from '../support/realtime';
 import { baseUrl, connectSocket } from '../support/socket';
 import { waitFor } from '../support/wait';
@@ -27,11 +28,9 @@ test('adds', () => assert.strictEqual(sum(2, 3), 5));
 test('identity', () => assert.strictEqual(sum(7, 0), 7));
 `;
 const SLOW_TESTS = `const test = require('node:test');
-const { writeFileSync } = require('node:fs');
 const { spawn } = require('node:child_process');
 test('waits', async () => {
-  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
-  writeFileSync('pids.txt', [process.pid, child.pid].join(' '));
+  spawn('sleep', ['120'], { stdio: 'ignore' });
   await new Promise((resolve) => setTimeout(resolve, 120_000));
 });
 `;
@@ -152,7 +151,9 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
   }
 
   async function children(parentId: string, user: Api = api): Promise<JobBody[]> {
-    return (await user.listAll({ parentId })).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return (await user.listAll({ parentId })).sort((a, b) =>
+      a.createdAt.localeCompare(b.createdAt),
+    );
   }
 
   it('goes green on the second iteration and opens one ready pull request; every step is a child', async () => {
@@ -169,6 +170,7 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
       const id = await submit(projectId, {
         prompt: 'Write src/sum.js: green on the second iteration',
         testCommand: 'node --test',
+        context: { search: true },
         pullRequest: { title: 'Add sum', body: 'Adds sum().', sourceBranch: 'change/sum' },
       });
       const job = await finish(id);
@@ -182,10 +184,16 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
       expect(outcome.iterations).toHaveLength(2);
       expect(outcome.iterations.map((iteration) => iteration.failing)).toEqual([['adds'], []]);
       expect(outcome.usage.totalTokens).toBeGreaterThan(0);
-      expect(callsSince(mark)).toHaveLength(2);
+      const calls = callsSince(mark);
+      expect(calls).toHaveLength(2);
+      // Context search was on: the model was given the indexed code with paths and lines.
+      expect(promptOf(calls[0])).toMatch(
+        /<excerpt path=\\"(src\/sum\.js|test\/sum\.test\.js)\\" lines=/,
+      );
 
       const steps = await children(id);
       expect(steps.map((step) => [step.kind, step.status])).toEqual([
+        ['indexing', 'done'],
         ['code-generation', 'done'],
         ['test-execution', 'done'],
         ['code-generation', 'done'],
@@ -202,7 +210,7 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
       expect(git(['show', 'change/sum:src/sum.js'], bare)).toContain('a + b');
 
       // The owner's socket saw the change and its steps live, in order, children marked.
-      await waitFor('the done event on the socket', () =>
+      await waitFor('the done event on the socket', async () =>
         socket.events.some((event) => event.jobId === id && event.status === 'done'),
       );
       expectStrictlyIncreasing(socket.events);
@@ -221,7 +229,7 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
         lastEventId: first,
       });
       try {
-        await waitFor('the replay to reach the done event', () =>
+        await waitFor('the replay to reach the done event', async () =>
           resumed.events.some((event) => event.jobId === id && event.status === 'done'),
         );
         const live = socket.events.slice(1).map((event) => event.eventId);
@@ -312,9 +320,11 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
       testCommand: 'node --test',
       pullRequest: { title: 'Never', sourceBranch: 'change/cancelled' },
     });
-    const pidsFile = join(workspace, 'pids.txt');
-    await waitFor('the tests to start', () => existsSync(pidsFile), 60_000);
-    const pids = readFileSync(pidsFile, 'utf8').split(' ').map(Number);
+    await waitFor(
+      'the tests and the process they spawned to run in the workspace',
+      async () => processesIn(workspace).some((info) => info.argv[0] === 'sleep'),
+      60_000,
+    );
     const cancel = await api.post(`/jobs/${id}/cancel`);
     expect(cancel.status).toBe(200);
     const job = await finish(id);
@@ -324,17 +334,18 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
       ['code-generation', 'done'],
       ['test-execution', 'cancelled'],
     ]);
-    await waitFor('the test process tree to be gone', () =>
-      pids.every((pid) => !existsSync(`/proc/${pid}`)),
-    );
+    await waitNoProcesses('process of the tests in the workspace', () => processesIn(workspace));
     expect(git(['for-each-ref', 'refs/heads/change/cancelled'], bare)).toBe('');
     expect(github.pulls.filter((pull) => pull.head === 'change/cancelled')).toEqual([]);
   });
 
-  it("another user can neither see nor cancel a change or its steps; bad params name the field", async () => {
+  it('another user can neither see nor cancel a change or its steps; bad params name the field', async () => {
     const { id: projectId } = await project();
     script('add', () => 'add');
-    const id = await submit(projectId, { prompt: 'Write src/sum.js: private', testCommand: 'node --test' });
+    const id = await submit(projectId, {
+      prompt: 'Write src/sum.js: private',
+      testCommand: 'node --test',
+    });
     await finish(id);
     const steps = await children(id);
     expect(steps.length).toBe(2);
@@ -415,10 +426,13 @@ describe('change across processes: a SIGKILLed worker mid-change (e2e)', () => {
     const bare = makeBareRepo(dir, 'killed', {
       'package.json': '{ "name": "killed", "private": true }\n',
       'src/sum.js': "module.exports = () => { throw new Error('not written yet'); };\n",
-      'test/sum.test.js': TESTS,
+      // A slow test keeps the first test step running while its worker is killed.
+      'test/sum.test.js': `${TESTS}test('slow', () => new Promise((resolve) => setTimeout(resolve, 1500)));\n`,
     });
     const created = await api.post('/projects', { name: 'killed', repoUrl: `file://${bare}` });
-    expect({ status: created.status, body: created.body as unknown }).toMatchObject({ status: 201 });
+    expect({ status: created.status, body: created.body as unknown }).toMatchObject({
+      status: 201,
+    });
     const projectId = (created.body as { id: string }).id;
     await waitFor('the project to be ready', async () => {
       const body = (await api.get(`/projects/${projectId}`)).body as { status: string };
@@ -435,7 +449,8 @@ describe('change across processes: a SIGKILLed worker mid-change (e2e)', () => {
     await waitFor('the first test step to start', async () =>
       (await api.listAll({ parentId: id })).some((step) => step.kind === 'test-execution'),
     );
-    first.kill('SIGKILL');
+    first.signal('SIGKILL');
+    await first.exited;
     await startConveyor('change worker B', workerEnv);
     const job = await api.waitForStatus(id, ['done', 'error', 'cancelled'], 120_000);
     expect({ status: job.status, error: job.error }).toEqual({ status: 'done', error: null });
@@ -444,5 +459,9 @@ describe('change across processes: a SIGKILLed worker mid-change (e2e)', () => {
     const steps = await api.listAll({ parentId: id });
     expect(steps.filter((step) => step.kind === 'code-generation')).toHaveLength(2);
     expect(steps.every((step) => step.status === 'done')).toBe(true);
+    // The kill did land mid-change: its run was recovered as attempt 2.
+    expect(job.attempts).toBe(2);
+    const changeEvents = (await api.events(id, { limit: 1000 })).items;
+    expect(changeEvents.some((event) => /recovered/.test(event.message ?? ''))).toBe(true);
   });
 });

@@ -8,7 +8,7 @@ import {
 } from './change.loop';
 
 const generation = (tokens: number, paths: string[] = ['src/sum.js']): Generation => ({
-  files: paths.map((path) => ({ path })),
+  files: paths.map((path) => ({ path, action: 'modified' as const, bytes: 10 })),
   applied: true,
   usage: { inputTokens: tokens / 2, outputTokens: tokens / 2, totalTokens: tokens },
 });
@@ -18,7 +18,11 @@ const red = (...names: string[]): TestRun => ({
   passed: 3,
   failed: names.length,
   outputTail: 'not ok',
-  failures: names.map((name) => ({ name, file: 'sum.test.js', message: `${name}: expected 3, got 4` })),
+  failures: names.map((name) => ({
+    name,
+    file: 'sum.test.js',
+    message: `${name}: expected 3, got 4`,
+  })),
 });
 
 const green: TestRun = { exitCode: 0, passed: 4, failed: 0, outputTail: 'ok', failures: [] };

@@ -1,27 +1,21 @@
+import type { CodeGenerationResult } from '../code-generation/code-generation.result';
+import type { TestFailure } from '../test-execution/test-execution.result';
 import type { ChangeIteration, ChangeResult, ChangeStopReason } from './change.result';
 
 /** What a fix prompt and a pull request body are built from: one failing test. */
-export interface FailingTest {
-  name: string;
-  file?: string;
-  message: string;
-}
+export type FailingTest = TestFailure;
 
 /** The parts of a test-execution result the loop reads. */
-export interface TestRun {
+export type TestRun = {
   exitCode: number | null;
   passed: number | null;
   failed: number | null;
   outputTail: string;
   failures?: FailingTest[];
-}
+};
 
 /** The parts of a code-generation result the loop reads. */
-export interface Generation {
-  files: { path: string }[];
-  applied: boolean;
-  usage: { inputTokens: number | null; outputTokens: number | null; totalTokens: number | null };
-}
+export type Generation = Pick<CodeGenerationResult, 'files' | 'applied' | 'usage'>;
 
 /** Bounds of the fix prompt (docs/change.md): what it may add to the original prompt. */
 export const FIX_PROMPT_LIMITS = {
@@ -67,9 +61,14 @@ export function buildFixPrompt(prompt: string, run: TestRun, filesChanged: strin
     lines.push(`Files changed so far (their current content is given): ${filesChanged.join(', ')}`);
   }
   if (failures.length > 0) {
-    lines.push(`Failing tests (${failures.length}${run.failed ? ` of ${run.failed} failed` : ''}):`);
+    lines.push(
+      `Failing tests (${failures.length}${run.failed ? ` of ${run.failed} failed` : ''}):`,
+    );
     for (const failure of failures.slice(0, FIX_PROMPT_LIMITS.failures)) {
-      lines.push(`- ${describeFailure(failure)}:`, clip(failure.message, FIX_PROMPT_LIMITS.messageChars));
+      lines.push(
+        `- ${describeFailure(failure)}:`,
+        clip(failure.message, FIX_PROMPT_LIMITS.messageChars),
+      );
     }
     if (failures.length > FIX_PROMPT_LIMITS.failures) {
       lines.push(`… and ${failures.length - FIX_PROMPT_LIMITS.failures} more.`);

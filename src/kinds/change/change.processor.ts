@@ -8,7 +8,6 @@ import type { CodeGenerationResult } from '../code-generation/code-generation.re
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_FILES } from '../code-generation/workspace-files';
 import type { PrCreationParams } from '../pr-creation/pr-creation.params';
 import type { PrCreationResult } from '../pr-creation/pr-creation.result';
-import type { TestExecutionResult } from '../test-execution/test-execution.result';
 import {
   buildFixPrompt,
   ChangeLoop,
@@ -90,22 +89,24 @@ export class ChangeProcessor implements JobProcessor<ChangeParams, ChangeResult>
       context: { ...context, ...(context?.search ? { query: params.prompt } : {}) },
     };
     await ctx.progress(at(0), `${label}: generating`);
+    const generate = `generate-${n}`;
     const generation = await ctx.child<CodeGenerationResult>(
-      `generate-${n}`,
+      generate,
       'code-generation',
       generationParams,
     );
-    loop.recordGeneration(generation.jobId, generation.result);
+    loop.recordGeneration(ctx.childId(generate)!, generation);
     if (!params.testCommand) {
       loop.recordUntested();
       return;
     }
     await ctx.progress(at(0.5), `${label}: testing`);
-    const test = await ctx.child<TestExecutionResult>(`test-${n}`, 'test-execution', {
+    const key = `test-${n}`;
+    const run = await ctx.child<TestRun>(key, 'test-execution', {
       testCommand: params.testCommand,
     });
-    loop.recordTests(test.jobId, test.result as TestRun);
-    const { passed, failed } = test.result;
+    loop.recordTests(ctx.childId(key)!, run);
+    const { passed, failed } = run;
     await ctx.progress(at(1), `${label}: tests: ${passed ?? '?'} passed, ${failed ?? '?'} failed`);
   }
 
@@ -149,7 +150,7 @@ export class ChangeProcessor implements JobProcessor<ChangeParams, ChangeResult>
       reviewers: asked.reviewers,
     };
     await ctx.progress(PULL_REQUEST_FROM, `${red ? 'draft ' : ''}pull request`);
-    const { result } = await ctx.child<PrCreationResult>('pull-request', 'pr-creation', prParams);
+    const result = await ctx.child<PrCreationResult>('pull-request', 'pr-creation', prParams);
     return { number: result.number, url: result.url, draft, operation: result.operation };
   }
 }

@@ -78,5 +78,10 @@ export type ChangeResult = {
   iterations: ChangeIteration[];
   filesChanged: string[];
   usage: { inputTokens: number; outputTokens: number; totalTokens: number };
-  pullRequest: { number: number; url: string; draft: boolean; operation: 'created' | 'updated' } | null;
+  pullRequest: {
+    number: number;
+    url: string;
+    draft: boolean;
+    operation: 'created' | 'updated';
+  } | null;
 };
