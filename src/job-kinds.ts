@@ -1,4 +1,5 @@
 import type { JobKind } from './core/job.types';
+import { changeKind } from './kinds/change/change.kind';
 import { codeGenerationKind } from './kinds/code-generation/code-generation.kind';
 import { indexingKind } from './kinds/indexing/indexing.kind';
 import { prCreationKind } from './kinds/pr-creation/pr-creation.kind';
@@ -10,4 +11,5 @@ export const JOB_KINDS: readonly JobKind[] = [
   codeGenerationKind,
   prCreationKind,
   indexingKind,
+  changeKind,
 ];

@@ -79,7 +79,7 @@ function setup(existing: Job[] = []) {
   };
   return {
     service,
-    child: service.contextFor(run),
+    ...service.contextFor(run),
     jobs,
     submits,
     lifecycle,
@@ -92,8 +92,10 @@ function setup(existing: Job[] = []) {
 
 describe('JobChildrenService (ctx.child)', () => {
   it('submits a new step as the parent, waits for it with its slot lent, and returns its result', async () => {
-    const { child, submits, lent } = setup();
+    const { child, childId, submits, lent } = setup();
     await expect(child('a', 'echo', { text: 'x' })).resolves.toEqual({ ok: 'a-job' });
+    expect(childId('a')).toBe('a-job');
+    expect(childId('b')).toBeUndefined();
     expect(submits.submit).toHaveBeenCalledWith(
       'u',
       'echo',
@@ -161,7 +163,7 @@ describe('JobChildrenService (ctx.child)', () => {
       signal: new AbortController().signal,
       lendSlot: () => () => undefined,
     });
-    await expect(third('x', 'echo', {})).rejects.toThrow(/nest at most 3 deep/);
+    await expect(third.child('x', 'echo', {})).rejects.toThrow(/nest at most 3 deep/);
   });
 
   it('turns what a submit answers 4xx into a refusal; a dependency down stays retryable', async () => {

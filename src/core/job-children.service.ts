@@ -55,8 +55,8 @@ export class JobChildrenService {
     private readonly waiter: ChildJobWaiterService,
   ) {}
 
-  /** The `child` member of one run's context; a cancel or timeout of the run cancels its steps. */
-  contextFor(run: ParentRun): JobContext<object>['child'] {
+  /** The `child` and `childId` members of one run's context; a cancel or timeout of the run cancels its steps. */
+  contextFor(run: ParentRun): Pick<JobContext<object>, 'child' | 'childId'> {
     run.signal.addEventListener(
       'abort',
       () => {
@@ -70,6 +70,7 @@ export class JobChildrenService {
     );
     /** Keys whose step this run has already seen end: asking again does not run it again. */
     const seen = new Set<string>();
+    const ids = new Map<string, string>();
     let depth: Promise<number> | undefined;
     const child = async (
       key: string,
@@ -93,11 +94,12 @@ export class JobChildrenService {
       } else if (!seen.has(key) && (step.status === 'error' || step.status === 'cancelled')) {
         step = await this.runAgain(step);
       }
+      ids.set(key, step.id);
       if (!isTerminal(step.status)) step = await this.wait(run, step);
       seen.add(key);
       return outcome(key, step);
     };
-    return child as JobContext<object>['child'];
+    return { child: child as JobContext<object>['child'], childId: (key) => ids.get(key) };
   }
 
   private async submit(

@@ -289,7 +289,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
         log.append(clean);
         stream(clean);
       },
-      child: this.children.contextFor({ job: started, signal: controller.signal, lendSlot }),
+      ...this.children.contextFor({ job: started, signal: controller.signal, lendSlot }),
     };
   }
 

@@ -70,6 +70,8 @@ export interface JobContext<P> {
     params: object,
     options?: ChildJobOptions,
   ): Promise<R>;
+  /** The job id of a step this run has asked for with `child` (undefined before that). */
+  childId(key: string): string | undefined;
 }
 
 export interface ChildJobOptions {

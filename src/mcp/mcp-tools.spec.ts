@@ -21,6 +21,7 @@ describe('buildTools', () => {
       'code_generation',
       'pr_creation',
       'indexing',
+      'change',
       'get_job',
       'cancel_job',
       'search_code',
@@ -30,8 +31,9 @@ describe('buildTools', () => {
       ['code_generation', 'code-generation'],
       ['pr_creation', 'pr-creation'],
       ['indexing', 'indexing'],
+      ['change', 'change'],
     ]);
-    for (const tool of tools.slice(0, 4)) {
+    for (const tool of tools.slice(0, 5)) {
       expect(tool.execution).toEqual({ taskSupport: 'optional' });
       expect(tool.inputSchema.required?.[0]).toBe('projectId');
     }

@@ -242,6 +242,7 @@ describe('MCP over Streamable HTTP', () => {
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual([
       'cancel_job',
+      'change',
       'code_generation',
       'echo',
       'get_job',

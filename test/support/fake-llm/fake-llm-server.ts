@@ -47,6 +47,8 @@ export interface FakeLlmServer {
   /** Queue a reply for the next request; without one the default reply is sent. */
   reply(reply: FakeReply): void;
   setDefault(reply: FakeReply): void;
+  /** Answer by what was asked (before the queue): a reply, or undefined to fall through. */
+  respond(pick: ((request: RecordedRequest) => FakeReply | undefined) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -304,6 +306,7 @@ export async function startFakeLlm(
 ): Promise<FakeLlmServer> {
   const queue: FakeReply[] = [];
   let fallback = defaults;
+  let responder: ((request: RecordedRequest) => FakeReply | undefined) | undefined;
   const events = new EventEmitter();
   const requests: RecordedRequest[] = [];
   const state = { clientClosed: 0 };
@@ -332,7 +335,7 @@ export async function startFakeLlm(
       res.end(JSON.stringify(errorBody(protocol, 404, `no route ${path}`)));
       return;
     }
-    const reply = queue.shift() ?? fallback;
+    const reply = responder?.(recorded) ?? queue.shift() ?? fallback;
     if (reply.hold) await reply.hold;
     if (res.destroyed) return;
     if (reply.status !== undefined) {
@@ -395,6 +398,9 @@ export async function startFakeLlm(
     reply: (reply) => queue.push(reply),
     setDefault: (reply) => {
       fallback = reply;
+    },
+    respond: (pick) => {
+      responder = pick;
     },
     close: () =>
       new Promise<void>((resolve) => {
