@@ -10,6 +10,7 @@ import { startStack, tokenFor, type TestStack } from '../support/app';
 import { dropUserEvents } from '../support/database';
 import { Api, expectError, uniqueUser } from '../support/api';
 import { baseUrl } from '../support/socket';
+import { countedKind, stepsKind, workspaceStepsKind } from '../support/child-kinds';
 import { echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
 
@@ -32,9 +33,13 @@ describe('dashboard in a real browser', () => {
       [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'web', 'tsconfig.json')],
       { timeout: 120_000 },
     );
-    stack = await startStack('dashboard', [testExecutionKind, echoKind], {
-      TEST_COMMAND_ALLOWLIST: 'node',
-    });
+    stack = await startStack(
+      'dashboard',
+      [testExecutionKind, echoKind, countedKind, stepsKind, workspaceStepsKind],
+      {
+        TEST_COMMAND_ALLOWLIST: 'node',
+      },
+    );
     url = baseUrl(stack.app.getHttpServer());
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -65,6 +70,32 @@ describe('dashboard in a real browser', () => {
     return page.waitForSelector(`tr[data-job="${jobId}"][data-status="${status}"]`, {
       timeout: UI_MS,
     });
+  }
+
+  /** Submits the form; the page then shows the new job's detail: its id. */
+  async function submitted(page: Page): Promise<string> {
+    await page.click('#submit-form button[type=submit]');
+    await page.waitForSelector('#detail-id:not(:empty)', { timeout: UI_MS });
+    return (await page.textContent('#detail-id')) ?? '';
+  }
+
+  /** Picks a project in the form's select, once the user's projects are listed in it. */
+  async function pickProject(page: Page, projectId: string): Promise<void> {
+    await page.waitForSelector(`#project option[value="${projectId}"]`, {
+      state: 'attached',
+      timeout: UI_MS,
+    });
+    await page.selectOption('#project', projectId);
+  }
+
+  /** The jobs table's rows, top to bottom: each job's id and, for a step, its parent's. */
+  function tableRows(page: Page): Promise<{ job: string; parent: string | null }[]> {
+    return page.$$eval('#jobs tbody tr', (rows) =>
+      rows.map((tr) => ({
+        job: tr.getAttribute('data-job') ?? '',
+        parent: tr.getAttribute('data-parent'),
+      })),
+    );
   }
 
   it('serves the page, its scripts and socket.io-client from the api; 404 for an unknown asset', async () => {
@@ -107,18 +138,159 @@ describe('dashboard in a real browser', () => {
       await page.waitForSelector('#param-testCommand[required]');
       await page.waitForSelector('#param-files[data-type="lines"]');
       await page.waitForSelector('#param-timeoutMs[type="number"]');
-      await page.fill('#project', project.id);
+      await pickProject(page, project.id);
       await page.fill('#param-testCommand', 'node --test');
-      await page.click('#submit-form button[type=submit]');
-      await page.waitForSelector('#detail-id:not(:empty)', { timeout: UI_MS });
-      const id = (await page.textContent('#detail-id')) ?? '';
+      const id = await submitted(page);
       await row(page, id, 'done');
       await page.waitForSelector('#detail-status:text("done")', { timeout: UI_MS });
       // The test run's output, as node --test printed it.
       await page.waitForSelector('#output:has-text("# pass 1")', { timeout: UI_MS });
       expect(await page.textContent('#detail-result')).toMatch(/"passed": 1/);
-      await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect((await api.job(id)).status).toBe('done');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('picks the project from the user’s projects by name; with none, a hint, and a kind without a workspace still submits', async () => {
+    const user = uniqueUser('browser');
+    const api = new Api(stack, user);
+    const empty = await signedIn(user);
+    try {
+      await empty.selectOption('#kind', 'test-execution');
+      await empty.waitForSelector('#project-hint:text("none yet")', { timeout: UI_MS });
+      expect(await empty.$$eval('#project option', (options) => options.length)).toBe(0);
+      await empty.selectOption('#kind', 'echo');
+      await empty.waitForSelector('#project option[value="none"]', { state: 'attached' });
+      await empty.fill('#param-text', 'no project needed');
+      const echo = await submitted(empty);
+      await row(empty, echo, 'done');
+      expect((await api.job(echo)).projectId).toBe('none');
+    } finally {
+      await empty.close();
+    }
+
+    const create = async (name: string) =>
+      ((await api.post('/projects', { name }).expect(201)).body as { id: string }).id;
+    const alpha = await create('alpha project');
+    const beta = await create('beta project');
+    await writeFile(
+      join(stack.config.workspacesDir, beta, 'beta.test.js'),
+      "require('node:test')('beta', () => {});\n",
+    );
+    const page = await signedIn(user);
+    try {
+      await page.selectOption('#kind', 'test-execution');
+      await page.waitForSelector(`#project option[value="${alpha}"]`, { state: 'attached' });
+      const options = await page.$$eval('#project option', (all) =>
+        all.map((option) => ({ value: option.getAttribute('value'), label: option.textContent })),
+      );
+      expect(options).toEqual([
+        { value: beta, label: 'beta project (ready)' },
+        { value: alpha, label: 'alpha project (ready)' },
+      ]);
+      expect(await page.textContent('#project-hint')).toBe('');
+      await pickProject(page, beta);
+      await page.fill('#param-testCommand', 'node --test');
+      const id = await submitted(page);
+      await row(page, id, 'done');
+      await page.waitForSelector('#output:has-text("# pass 1")', { timeout: UI_MS });
+      expect((await api.job(id)).projectId).toBe(beta);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('nests a parent’s steps beneath it live, each to done; the parent lists its steps and a step shows its own output', async () => {
+    const user = uniqueUser('browser');
+    const api = new Api(stack, user);
+    const project = (await api.post('/projects', { name: 'steps demo' }).expect(201)).body as {
+      id: string;
+    };
+    const workspace = join(stack.config.workspacesDir, project.id);
+    // The first step runs until the test releases it (bounded, so it never hangs).
+    await writeFile(
+      join(workspace, 'wait.js'),
+      `const { existsSync } = require('node:fs');
+      console.log('waiting for release');
+      let polls = 0;
+      const timer = setInterval(() => {
+        if (existsSync('release') || (polls += 1) === 600) {
+          clearInterval(timer);
+          console.log('released');
+        }
+      }, 100);
+      `,
+    );
+    const page = await signedIn(user);
+    try {
+      // Submitted elsewhere: the parent and each step appear without a reload.
+      const parent = await api.submitOk(
+        'workspace-steps',
+        {
+          steps: [
+            { key: 'test-1', kind: 'test-execution', params: { testCommand: 'node wait.js' } },
+            { key: 'count-1', kind: 'counted', params: { text: 'after the test' } },
+          ],
+        },
+        { projectId: project.id },
+      );
+      await page.waitForSelector(`tr[data-job="${parent.id}"]:not([data-parent])`, {
+        timeout: UI_MS,
+      });
+      const running = await page.waitForSelector(
+        `tr.step[data-parent="${parent.id}"][data-status="processing"]:has(.step-key:text-is("test-1"))`,
+        { timeout: UI_MS },
+      );
+      const testStep = (await running.getAttribute('data-job')) ?? '';
+      await row(page, parent.id, 'processing');
+
+      // The parent's detail lists its steps; a step's detail is its own, with its output.
+      await page.click(`tr[data-job="${parent.id}"] td.kind`);
+      await page.waitForSelector(`#steps tr[data-step="${testStep}"]:has-text("test-1")`, {
+        timeout: UI_MS,
+      });
+      await page.click(`#steps tr[data-step="${testStep}"]`);
+      await page.waitForSelector(`#detail-id:text-is("${testStep}")`, { timeout: UI_MS });
+      await page.waitForSelector('#detail-parent:not([hidden]) #detail-key:text-is("test-1")', {
+        timeout: UI_MS,
+      });
+      await page.waitForSelector('#output:has-text("waiting for release")', { timeout: UI_MS });
+
+      await writeFile(join(workspace, 'release'), '');
+      await row(page, testStep, 'done');
+      await page.waitForSelector('#output:has-text("released")', { timeout: UI_MS });
+      const counted = await page.waitForSelector(
+        `tr.step[data-parent="${parent.id}"][data-status="done"]:has(.step-key:text-is("count-1"))`,
+        { timeout: UI_MS },
+      );
+      const countStep = (await counted.getAttribute('data-job')) ?? '';
+      await row(page, parent.id, 'done');
+
+      // Steps are rows beneath their parent, oldest first, never top-level ones.
+      const rows = await tableRows(page);
+      const at = rows.findIndex((r) => r.job === parent.id);
+      expect(rows.slice(at, at + 3)).toEqual([
+        { job: parent.id, parent: null },
+        { job: testStep, parent: parent.id },
+        { job: countStep, parent: parent.id },
+      ]);
+      expect(rows.filter((r) => r.parent === null).map((r) => r.job)).toEqual([parent.id]);
+      const view = (await api.job(parent.id)) as unknown as {
+        children: { id: string; key: string; status: string }[];
+      };
+      expect(view.children.map(({ id, key, status }) => ({ id, key, status }))).toEqual([
+        { id: testStep, key: 'test-1', status: 'done' },
+        { id: countStep, key: 'count-1', status: 'done' },
+      ]);
+
+      await page.click('#detail-parent-link');
+      await page.waitForSelector(`#detail-id:text-is("${parent.id}")`, { timeout: UI_MS });
+      await page.waitForSelector(`#steps tr[data-step="${countStep}"][data-status="done"]`, {
+        timeout: UI_MS,
+      });
+      expect(await page.isHidden('#detail-parent')).toBe(true);
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
     } finally {
       await page.close();
     }
@@ -152,11 +324,9 @@ describe('dashboard in a real browser', () => {
     const page = await signedIn(user);
     await page.selectOption('#kind', 'test-execution');
     await page.waitForSelector('#param-testCommand[required]');
-    await page.fill('#project', project.id);
+    await pickProject(page, project.id);
     await page.fill('#param-testCommand', 'node print.js');
-    await page.click('#submit-form button[type=submit]');
-    await page.waitForSelector('#detail-id:not(:empty)', { timeout: UI_MS });
-    const id = (await page.textContent('#detail-id')) ?? '';
+    const id = await submitted(page);
     return {
       api,
       user,
@@ -251,7 +421,6 @@ describe('dashboard in a real browser', () => {
     const page = await signedIn(user);
     try {
       await page.selectOption('#kind', 'echo');
-      await page.fill('#project', 'p1');
       await page.fill('#param-text', 'x'.repeat(1001));
       await page.click('#submit-form button[type=submit]');
       await page.waitForSelector('#submit-error:text("params.text")', { timeout: UI_MS });

@@ -4,8 +4,9 @@ import {
   type ConveyorClient,
   type Job,
   type JobEvent,
+  type JobStep,
 } from '../../client/src/index.js';
-import { byId } from './dom.js';
+import { byId, el } from './dom.js';
 import type { JobsTable } from './table.js';
 
 /**
@@ -46,7 +47,7 @@ export class JobDetail {
     }
   }
 
-  /** Shows a job: its stored events' output first, then what arrives live. */
+  /** Shows a job: its steps, its stored events' output first, then what arrives live. */
   async select(id: string): Promise<void> {
     this.table.selected = id;
     this.table.render();
@@ -55,6 +56,11 @@ export class JobDetail {
     const view: OutputView = { jobId: id, text: '', upTo: undefined, pending: [] };
     this.output = view;
     this.renderOutput(view);
+    this.render();
+    // Its view names its steps; the live feed may already know a newer status than it.
+    const read = await this.client.get(id);
+    const known = this.table.jobs.get(id);
+    this.table.put(known ? { ...known, children: read.children } : read);
     this.render();
     let cursor: string | undefined;
     do {
@@ -93,10 +99,12 @@ export class JobDetail {
     if (log.content !== view.text) this.renderOutput(view, log.content);
   }
 
-  private render(): void {
+  /** The selected job as the table knows it now. */
+  render(): void {
     const id = this.table.selected;
     const job = id ? this.table.jobs.get(id) : undefined;
     if (!id || !job) return;
+    this.renderFamily(job);
     const status = byId('detail-status');
     status.textContent = job.status;
     status.className = `status status-${job.status}`;
@@ -104,5 +112,45 @@ export class JobDetail {
     byId('detail-error').textContent = job.error ?? '';
     byId('detail-result').textContent =
       job.result === null ? '' : JSON.stringify(job.result, null, 2);
+  }
+
+  /** A step names its parent (a link to it); a parent lists its steps, each a link to its detail. */
+  private renderFamily(job: Job): void {
+    const parent = job.parentId ? this.table.jobs.get(job.parentId) : undefined;
+    byId('detail-parent').hidden = !job.parentId;
+    byId('detail-key').textContent = this.table.keys.get(job.id) ?? '';
+    const link = byId('detail-parent-link');
+    link.textContent = parent ? `${parent.kind} ${parent.id}` : (job.parentId ?? '');
+    link.onclick = (event) => {
+      event.preventDefault();
+      if (job.parentId) void this.select(job.parentId);
+    };
+    const known = new Map(this.table.stepsOf(job.id).map((step) => [step.id, step]));
+    // The view's list, with the feed's newer statuses, and steps that began since it was read.
+    const steps: JobStep[] = (job.children ?? []).map((step) => ({
+      ...step,
+      status: known.get(step.id)?.status ?? step.status,
+    }));
+    for (const { id, kind, status } of known.values()) {
+      if (!steps.some((step) => step.id === id)) {
+        steps.push({ id, key: this.table.keys.get(id) ?? '', kind, status });
+      }
+    }
+    byId('detail-steps').hidden = steps.length === 0;
+    byId('steps')
+      .querySelector('tbody')
+      ?.replaceChildren(
+        ...steps.map((step) => {
+          const row = el(
+            'tr',
+            { 'data-step': step.id, 'data-status': step.status },
+            el('td', {}, step.key),
+            el('td', {}, step.kind),
+            el('td', { class: `status status-${step.status}` }, step.status),
+          );
+          row.addEventListener('click', () => void this.select(step.id));
+          return row;
+        }),
+      );
   }
 }

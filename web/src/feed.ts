@@ -65,6 +65,7 @@ export class Feed {
 
   private async apply(event: JobEvent): Promise<void> {
     let job = this.table.jobs.get(event.jobId);
+    const isNew = !job;
     if (!job || TERMINAL_STATUSES.includes(STATUS_OF_EVENT[event.status])) {
       job = await this.client.get(event.jobId);
     } else {
@@ -76,7 +77,10 @@ export class Feed {
       };
     }
     this.table.put(job);
+    // A new step: its parent's view names it (its key) and nests it, read again.
+    if (isNew && job.parentId) await this.table.adopt(job, true);
     if (this.table.selected === job.id) await this.detail.update(event, job);
+    else if (this.table.selected === job.parentId) this.detail.render();
     if (this.queues) void this.queues.refresh();
   }
 

@@ -1,4 +1,11 @@
-import type { ConveyorClient, Job, JsonValue, KindInfo, Priority } from '../../client/src/index.js';
+import type {
+  ConveyorClient,
+  Job,
+  JsonValue,
+  KindInfo,
+  Priority,
+  Project,
+} from '../../client/src/index.js';
 import { byId, el, messageOf } from './dom.js';
 
 interface PropertySchema {
@@ -16,6 +23,12 @@ interface ObjectSchema {
   required?: string[];
 }
 
+/**
+ * The projectId of a job of a kind without a workspace submitted with no project picked: the api
+ * requires one, and only a workspace kind needs it to be a ready project of the caller's.
+ */
+const NO_PROJECT = 'none';
+
 function text(value: JsonValue): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
@@ -23,6 +36,7 @@ function text(value: JsonValue): string {
 /** The submit form, generated from each kind's params JSON Schema, and the project picker. */
 export class SubmitForm {
   private kinds: KindInfo[] = [];
+  private projects: Project[] = [];
 
   constructor(
     private readonly client: ConveyorClient,
@@ -33,7 +47,10 @@ export class SubmitForm {
     this.kinds = await this.client.kinds();
     this.renderKinds();
     void this.loadProjects();
-    byId<HTMLSelectElement>('kind').addEventListener('change', () => this.renderParams());
+    byId<HTMLSelectElement>('kind').addEventListener('change', () => {
+      this.renderParams();
+      this.renderProjects();
+    });
     byId<HTMLFormElement>('submit-form').addEventListener('submit', (event) => {
       event.preventDefault();
       void this.submit();
@@ -49,9 +66,13 @@ export class SubmitForm {
     this.renderParams();
   }
 
+  private kind(): KindInfo | undefined {
+    return this.kinds.find((k) => k.name === byId<HTMLSelectElement>('kind').value);
+  }
+
   /** One field per params property, from the kind's JSON Schema. */
   private renderParams(): void {
-    const kind = this.kinds.find((k) => k.name === byId<HTMLSelectElement>('kind').value);
+    const kind = this.kind();
     const fieldset = byId('params');
     fieldset.replaceChildren(el('legend', {}, 'params'));
     if (!kind) return;
@@ -151,7 +172,7 @@ export class SubmitForm {
     error.textContent = '';
     try {
       const job = await this.client.submit(byId<HTMLSelectElement>('kind').value, {
-        projectId: byId<HTMLInputElement>('project').value.trim(),
+        projectId: byId<HTMLSelectElement>('project').value,
         priority: byId<HTMLSelectElement>('priority').value as Priority,
         params: this.readParams(),
       });
@@ -162,12 +183,26 @@ export class SubmitForm {
   }
 
   private async loadProjects(): Promise<void> {
-    const projects = await this.client.projects();
-    byId('projects').replaceChildren(
-      ...projects.map((p) => el('option', { value: p.id }, `${p.name} (${p.status})`)),
+    this.projects = await this.client.projects();
+    this.renderProjects();
+  }
+
+  /** The caller's projects by name, and "no project" for a kind that needs none. */
+  private renderProjects(): void {
+    const select = byId<HTMLSelectElement>('project');
+    const picked = select.value;
+    const workspace = this.kind()?.workspace ?? true;
+    select.replaceChildren(
+      ...this.projects.map((p) => el('option', { value: p.id }, `${p.name} (${p.status})`)),
+      ...(workspace ? [] : [el('option', { value: NO_PROJECT }, 'no project')]),
     );
-    const input = byId<HTMLInputElement>('project');
-    if (input.value === '' && projects[0]) input.value = projects[0].id;
+    if ([...select.options].some((option) => option.value === picked)) select.value = picked;
+    byId('project-hint').textContent =
+      this.projects.length > 0
+        ? ''
+        : workspace
+          ? 'none yet: this kind needs one ("New empty project")'
+          : 'none yet';
   }
 
   private async newProject(): Promise<void> {
@@ -175,8 +210,8 @@ export class SubmitForm {
       const project = await this.client.createProject({
         name: `dashboard ${new Date().toISOString()}`,
       });
-      byId<HTMLInputElement>('project').value = project.id;
       await this.loadProjects();
+      byId<HTMLSelectElement>('project').value = project.id;
     } catch (error) {
       byId('submit-error').textContent = messageOf(error);
     }
