@@ -10,22 +10,12 @@
  * each step, its queue wait, taking the workspace lease, the wait for its end, and the
  * change's own writes.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import Redis from 'ioredis';
-import { Client } from 'pg';
-import { JwtService } from '../src/auth/jwt.service';
+import { join } from 'node:path';
 import { startFakeLlm } from '../test/support/fake-llm/fake-llm-server';
 import { makeBareRepo } from '../test/support/fixture-repos';
-import { Child } from './child';
-
-const ROOT = resolve(__dirname, '..');
-const SECRET = randomBytes(24).toString('hex');
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ADMIN_DATABASE_URL =
-  process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+import { startConveyorProcess, type ConveyorProcess } from './conveyor-process';
 
 const TESTS = `const test = require('node:test');
 const assert = require('node:assert');
@@ -68,50 +58,17 @@ async function main(): Promise<void> {
     const tokens = text.match(/[\s\S]{1,4}/g) ?? [text];
     return { tokens, tokenDelayMs: generationMs / tokens.length };
   });
-  const prefix = `bench-change-${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-change-'));
-  const database = `conveyor_bench_change_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new Client({ connectionString: ADMIN_DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  const databaseUrl = new URL(ADMIN_DATABASE_URL);
-  databaseUrl.pathname = `/${database}`;
-  await admin(`CREATE DATABASE "${database}"`);
-  let conveyor: Child | undefined;
+  let conveyor: ConveyorProcess | undefined;
   try {
-    conveyor = new Child(
-      'conveyor',
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          NODE_ENV: 'production',
-          APP_ROLE: 'all',
-          PORT: '0',
-          JWT_SECRET: SECRET,
-          REDIS_URL,
-          QUEUE_PREFIX: prefix,
-          DATA_DIR: join(dir, 'data'),
-          DATABASE_URL: databaseUrl.toString(),
-          LOG_LEVEL: 'warn',
-          ALLOW_LOCAL_REPOS: 'true',
-          LLM_PROVIDERS: 'openai-compatible',
-          OPENAI_COMPATIBLE_BASE_URL: llm.baseURL,
-          OPENAI_COMPATIBLE_MODEL: 'bench-model',
-        },
-      },
-    );
-    const ready = await conveyor.waitForOutput(/conveyor all ready on port (\d+)/, 120_000);
-    const base = `http://127.0.0.1:${ready[1]}/api/v1`;
-    const token = new JwtService({ jwtSecret: SECRET }).sign({ id: 'bench', roles: [] }, 3600);
+    conveyor = await startConveyorProcess('change', {
+      ALLOW_LOCAL_REPOS: 'true',
+      LLM_PROVIDERS: 'openai-compatible',
+      OPENAI_COMPATIBLE_BASE_URL: llm.baseURL,
+      OPENAI_COMPATIBLE_MODEL: 'bench-model',
+    });
+    const base = `${conveyor.base}/api/v1`;
+    const { token } = conveyor;
     const call = async <T>(path: string, body?: object): Promise<T> => {
       const res = await fetch(`${base}${path}`, {
         method: body ? 'POST' : 'GET',
@@ -182,13 +139,8 @@ async function main(): Promise<void> {
         `own durations, ${median(perStep).toFixed(0)} ms per step (goal: ≤ 5 %, ≤ 250 ms per step)`,
     );
   } finally {
-    if (conveyor) await conveyor.stop(20_000);
+    await conveyor?.stop();
     await llm.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     rmSync(dir, { recursive: true, force: true });
   }
 }

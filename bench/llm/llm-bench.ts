@@ -9,23 +9,14 @@
  *    process with its default settings.
  * Time to first token and the token rate delivered are compared, run by run, in one process.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { streamText } from 'ai';
-import Redis from 'ioredis';
-import { Client } from 'pg';
 import { io, type Socket } from 'socket.io-client';
-import { JwtService } from '../../src/auth/jwt.service';
 import { Child } from '../child';
+import { startConveyorProcess, type ConveyorProcess } from '../conveyor-process';
 
 const ROOT = resolve(__dirname, '../..');
-const SECRET = randomBytes(24).toString('hex');
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ADMIN_DATABASE_URL =
-  process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 interface Options {
   runs: number;
@@ -154,50 +145,19 @@ async function main(): Promise<void> {
     { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
   );
   const providerURL = (await provider.waitForOutput(/fake provider ready at (\S+)/, 60_000))[1];
-  const prefix = `bench-llm-${randomBytes(4).toString('hex')}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-llm-'));
-  const database = `conveyor_bench_llm_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new Client({ connectionString: ADMIN_DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  let conveyor: Child | undefined;
+  let conveyor: ConveyorProcess | undefined;
   let socket: Socket | undefined;
   try {
-    const databaseUrl = new URL(ADMIN_DATABASE_URL);
-    databaseUrl.pathname = `/${database}`;
-    if (!opts.pglite) await admin(`CREATE DATABASE "${database}"`);
-    conveyor = new Child(
-      'conveyor',
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
+    conveyor = await startConveyorProcess(
+      'llm',
       {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          NODE_ENV: 'production',
-          APP_ROLE: 'all',
-          PORT: '0',
-          JWT_SECRET: SECRET,
-          REDIS_URL,
-          QUEUE_PREFIX: prefix,
-          DATA_DIR: dataDir,
-          LOG_LEVEL: 'warn',
-          LLM_PROVIDERS: 'openai-compatible',
-          OPENAI_COMPATIBLE_BASE_URL: providerURL,
-          OPENAI_COMPATIBLE_MODEL: 'bench-model',
-          ...(opts.pglite ? {} : { DATABASE_URL: databaseUrl.toString() }),
-        },
+        LLM_PROVIDERS: 'openai-compatible',
+        OPENAI_COMPATIBLE_BASE_URL: providerURL,
+        OPENAI_COMPATIBLE_MODEL: 'bench-model',
       },
+      opts.pglite,
     );
-    const ready = await conveyor.waitForOutput(/conveyor all ready on port (\d+)/, 120_000);
-    const base = `http://127.0.0.1:${ready[1]}`;
-    const token = new JwtService({ jwtSecret: SECRET }).sign({ id: 'bench', roles: [] }, 3600);
+    const { base, token } = conveyor;
     const project = await fetch(`${base}/api/v1/projects`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -254,15 +214,8 @@ async function main(): Promise<void> {
     });
   } finally {
     socket?.close();
-    if (conveyor) await conveyor.stop(20_000);
+    await conveyor?.stop();
     await provider.stop(5_000);
-    if (!opts.pglite)
-      await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
