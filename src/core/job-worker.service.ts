@@ -144,9 +144,12 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     const worker = this.startWorker(registered, processor, 1);
     this.lent.add(worker);
     return () => {
-      this.lent.delete(worker);
-      // Its own run, if any, finishes first.
-      void worker.close().catch(() => undefined);
+      // Its own run, if any, finishes first; it stays listed meanwhile so that a shutdown waits
+      // for that run (or hands it back) before the process closes its connections.
+      void worker
+        .close()
+        .catch(() => undefined)
+        .finally(() => this.lent.delete(worker));
     };
   }
 
