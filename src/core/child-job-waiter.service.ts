@@ -33,9 +33,16 @@ export class ChildJobWaiterService {
     signal.throwIfAborted();
     return new Promise<Job>((resolve, reject) => {
       let reading = false;
-      const check = async () => {
-        if (reading) return;
+      // A wake during a read may announce an end that read missed: it reads once more after it.
+      let again = false;
+      let settled = false;
+      const check = async (): Promise<void> => {
+        if (reading) {
+          again = true;
+          return;
+        }
         reading = true;
+        again = false;
         try {
           const job = await this.jobs.findById(jobId);
           if (!job) finish(() => reject(new Error(`job ${jobId} is gone`)));
@@ -46,11 +53,13 @@ export class ChildJobWaiterService {
         } finally {
           reading = false;
         }
+        if (again && !settled) await check();
       };
       const wake = () => void check();
       const timer = setInterval(wake, CHILD_RECHECK_MS);
       const onAbort = () => finish(() => reject(signal.reason as Error));
       const finish = (settle: () => void) => {
+        settled = true;
         clearInterval(timer);
         signal.removeEventListener('abort', onAbort);
         const set = this.waiters.get(jobId);

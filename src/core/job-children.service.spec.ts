@@ -2,7 +2,13 @@ import { BadRequestException } from '@nestjs/common';
 import type { Job } from '../generated/prisma/client';
 import type { ChildJobWaiterService } from './child-job-waiter.service';
 import { JobChildrenService, type ParentRun } from './job-children.service';
-import { ChildJobCancelledError, ChildJobFailedError, ChildJobRefusedError } from './job.errors';
+import {
+  ChildJobCancelledError,
+  ChildJobFailedError,
+  ChildJobRefusedError,
+  JobCancelledError,
+  JobTimeoutError,
+} from './job.errors';
 import { DependencyUnavailableError } from '../common/dependency.errors';
 import type { JobLifecycleService } from './job-lifecycle.service';
 import type { JobQueueService } from './job-queue.service';
@@ -26,8 +32,8 @@ function row(fields: Partial<Job>): Job {
   } as Job;
 }
 
-function setup(existing: Job[] = []) {
-  const rows = new Map([PARENT, ...existing].map((job) => [job.id, job]));
+function setup(existing: Job[] = [], parent: Job = PARENT) {
+  const rows = new Map([parent, ...existing].map((job) => [job.id, job]));
   const finishAs = new Map<string, Partial<Job>>();
   const jobs = {
     findById: jest.fn((id: string) => Promise.resolve(rows.get(id) ?? null)),
@@ -36,7 +42,13 @@ function setup(existing: Job[] = []) {
         [...rows.values()].find((job) => job.parentId === parentId && job.childKey === key) ?? null,
       ),
     ),
-    children: jest.fn(() => Promise.resolve([])),
+    children: jest.fn((parentId: string) =>
+      Promise.resolve(
+        [...rows.values()].filter(
+          (job) => job.parentId === parentId && ['queued', 'processing'].includes(job.status),
+        ),
+      ),
+    ),
   };
   const submits = {
     submit: jest.fn((_user: string, kind: string, _body: object, _key: undefined, step) => {
@@ -49,6 +61,10 @@ function setup(existing: Job[] = []) {
   const lifecycle = {
     apply: jest.fn((id: string, change: JobChange) => {
       const job = rows.get(id)!;
+      if (change.type === 'cancelled') {
+        Object.assign(job, { status: 'cancelled' });
+        return Promise.resolve(job);
+      }
       if (change.type !== 'requeued') return Promise.resolve(null);
       Object.assign(job, { status: 'queued', error: null });
       return Promise.resolve(job);
@@ -69,9 +85,10 @@ function setup(existing: Job[] = []) {
     waiter as unknown as ChildJobWaiterService,
   );
   const lent = { taken: 0, given: 0 };
+  const controller = new AbortController();
   const run: ParentRun = {
-    job: PARENT,
-    signal: new AbortController().signal,
+    job: parent,
+    signal: controller.signal,
     lendSlot: () => {
       lent.taken += 1;
       return () => (lent.given += 1);
@@ -87,6 +104,8 @@ function setup(existing: Job[] = []) {
     waiter,
     finishAs,
     lent,
+    rows,
+    controller,
   };
 }
 
@@ -175,4 +194,45 @@ describe('JobChildrenService (ctx.child)', () => {
     submits.submit.mockRejectedValueOnce(new DependencyUnavailableError('redis'));
     await expect(child('b', 'echo', {})).rejects.toBeInstanceOf(DependencyUnavailableError);
   });
+
+  it('cancels a step submitted while the parent was being cancelled, and rejects', async () => {
+    const parent = row({ id: 'parent', parentId: null, status: 'processing', attempts: 1 });
+    const { child, submits, rows, controller, queues } = setup([], parent);
+    const submit = submits.submit.getMockImplementation()!;
+    submits.submit.mockImplementationOnce(async (...args) => {
+      // The cancel lands (and cancels the steps it finds) before the step's row exists.
+      parent.status = 'cancelled';
+      controller.abort(new JobCancelledError());
+      await flush();
+      return submit(...args);
+    });
+    await expect(child('a', 'echo', {})).rejects.toBeInstanceOf(JobCancelledError);
+    expect(rows.get('a-job')?.status).toBe('cancelled');
+    expect(queues.cancel).toHaveBeenCalledWith('echo', 'a-job');
+  });
+
+  it("does not cancel the steps of the parent's current attempt when a stale run of it is aborted", async () => {
+    const stale = row({ id: 'parent', parentId: null, status: 'processing', attempts: 1 });
+    const step = row({ id: 's', childKey: 'a', status: 'processing' });
+    const { rows, controller, lifecycle } = setup([step], stale);
+    rows.set('parent', { ...stale, attempts: 2 });
+    // Its progress was refused: the job was recovered elsewhere.
+    controller.abort(new JobCancelledError());
+    await flush();
+    expect(lifecycle.apply).not.toHaveBeenCalled();
+    expect(step.status).toBe('processing');
+  });
+
+  it('cancels the steps when the current run times out', async () => {
+    const parent = row({ id: 'parent', parentId: null, status: 'processing', attempts: 2 });
+    const step = row({ id: 's', childKey: 'a', status: 'processing' });
+    const { controller } = setup([step], parent);
+    controller.abort(new JobTimeoutError(10));
+    await flush();
+    expect(step.status).toBe('cancelled');
+  });
 });
+
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -59,13 +59,7 @@ export class JobChildrenService {
   contextFor(run: ParentRun): Pick<JobContext<object>, 'child' | 'childId'> {
     run.signal.addEventListener(
       'abort',
-      () => {
-        const reason: unknown = run.signal.reason;
-        if (reason instanceof JobCancelledError || reason instanceof JobTimeoutError) {
-          const deps = { jobs: this.jobs, lifecycle: this.lifecycle, queues: this.queues };
-          void cancelSteps(deps, run.job.id).catch(() => undefined);
-        }
-      },
+      () => void this.stopStepsIfStopped(run).catch(() => undefined),
       { once: true },
     );
     /** Keys whose step this run has already seen end: asking again does not run it again. */
@@ -91,8 +85,10 @@ export class JobChildrenService {
           throw new ChildJobRefusedError(key, `steps nest at most ${MAX_CHILD_DEPTH} deep`);
         }
         step = await this.submit(run.job, key, kind, params, options.priority);
+        await this.stopIfStopped(run);
       } else if (!seen.has(key) && (step.status === 'error' || step.status === 'cancelled')) {
         step = await this.runAgain(step);
+        await this.stopIfStopped(run);
       }
       ids.set(key, step.id);
       if (!isTerminal(step.status)) step = await this.wait(run, step);
@@ -100,6 +96,35 @@ export class JobChildrenService {
       return outcome(key, step);
     };
     return { child: child as JobContext<object>['child'], childId: (key) => ids.get(key) };
+  }
+
+  /**
+   * Whether the parent's steps must stop: the parent was cancelled, or this run was cancelled or
+   * timed out while still the parent's current attempt. A stale run (its job recovered elsewhere,
+   * its writes refused) must not cancel the steps its successor waits for.
+   */
+  private async stopped(run: ParentRun): Promise<boolean> {
+    const reason: unknown = run.signal.reason;
+    const ended =
+      run.signal.aborted &&
+      (reason instanceof JobCancelledError || reason instanceof JobTimeoutError);
+    const parent = await this.jobs.findById(run.job.id);
+    if (!parent) return false;
+    return parent.status === 'cancelled' || (ended && parent.attempts === run.job.attempts);
+  }
+
+  private async stopStepsIfStopped(run: ParentRun): Promise<boolean> {
+    if (!(await this.stopped(run))) return false;
+    const deps = { jobs: this.jobs, lifecycle: this.lifecycle, queues: this.queues };
+    await cancelSteps(deps, run.job.id);
+    return true;
+  }
+
+  /** A cancel or timeout while a step was being (re)submitted found no step to cancel yet. */
+  private async stopIfStopped(run: ParentRun): Promise<void> {
+    if (!(await this.stopStepsIfStopped(run))) return;
+    run.signal.throwIfAborted();
+    throw new JobCancelledError();
   }
 
   private async submit(

@@ -144,9 +144,12 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     const worker = this.startWorker(registered, processor, 1);
     this.lent.add(worker);
     return () => {
-      this.lent.delete(worker);
-      // Its own run, if any, finishes first.
-      void worker.close().catch(() => undefined);
+      // Its own run, if any, finishes first; it stays listed meanwhile so that a shutdown waits
+      // for that run (or hands it back) before the process closes its connections.
+      void worker
+        .close()
+        .catch(() => undefined)
+        .finally(() => this.lent.delete(worker));
     };
   }
 
@@ -192,6 +195,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     const logTimer = setInterval(() => void saveLog(), LOG_SAVE_MS);
     let work: Promise<JsonValue | void> | undefined;
     let ended: UnrecoverableError | undefined;
+    let handedBack = false;
     this.running.set(jobId, controller);
     try {
       const fresh = job.attemptsMade === 0 && !job.stalledCounter && !job.data.resumed;
@@ -219,14 +223,29 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     } catch (error) {
       if (error === ended) throw error;
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
+      handedBack = reason instanceof WorkerShutdownError;
       await this.fail(job, token, attempt, maxAttempts, reason);
     } finally {
       clearInterval(logTimer);
       this.running.delete(jobId);
       // An aborted processor may still be winding down: the next job gets the workspace after it.
       if (lease && work) await settled(work, LEASE_SETTLE_MS);
-      await lease?.release();
+      if (lease) await this.endLease(jobId, lease, handedBack);
     }
+  }
+
+  /**
+   * A parent handed back while its steps go on leaves them its lease (docs/child-jobs.md): they
+   * keep it alive and its next run takes it over, so no other job of the project starts meanwhile.
+   */
+  private async endLease(
+    jobId: string,
+    lease: { release: () => Promise<void>; leave: () => void },
+    handedBack: boolean,
+  ): Promise<void> {
+    const steps = handedBack ? await this.jobs.children(jobId, true).catch(() => []) : [];
+    if (steps.length > 0) lease.leave();
+    else await lease.release();
   }
 
   /**
@@ -300,7 +319,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
   private async leaseWorkspace(
     job: BullJob<QueuedJobData>,
     token: string | undefined,
-  ): Promise<{ workspace: string; release: () => Promise<void> } | 'skip'> {
+  ): Promise<{ workspace: string; release: () => Promise<void>; leave: () => void } | 'skip'> {
     const row = await this.jobs.findById(job.data.jobId);
     if (!row || isTerminal(row.status)) return 'skip';
     const project = await this.projects.findById(row.projectId);
@@ -319,7 +338,11 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       await this.workspaceLocks.waiting(project.id);
       throw new DelayedError();
     }
-    return { workspace: project.workspacePath, release: () => lease.release() };
+    return {
+      workspace: project.workspacePath,
+      release: () => lease.release(),
+      leave: () => lease.leave(),
+    };
   }
 
   private async withinTimeout<R>(work: Promise<R>, controller: AbortController, ms: number) {

@@ -63,6 +63,11 @@ const LAPSE_MARGIN_MS = 50;
 export interface WorkspaceLease {
   /** Never throws: a release Redis refuses is retried in the background. */
   release(): Promise<void>;
+  /**
+   * Stops renewing without releasing: the lease lapses within JOB_LOCK_MS unless a step running
+   * inside it keeps it alive, and the job's next run takes it over.
+   */
+  leave(): void;
 }
 
 export interface WorkspaceBusy {
@@ -140,6 +145,7 @@ export class WorkspaceLockService {
           clearInterval(timer);
           await this.release(projectId, token);
         },
+        leave: () => clearInterval(timer),
       };
     });
   }
@@ -155,6 +161,7 @@ export class WorkspaceLockService {
         clearInterval(timer);
         return Promise.resolve();
       },
+      leave: () => clearInterval(timer),
     };
   }
 

@@ -131,6 +131,29 @@ describe('workspace leases (real Redis)', () => {
     expect(await ctx.raw.exists(ctx.leaseKey(project))).toBe(0);
   });
 
+  it('a parent handed back while its step runs leaves the step its lease, and its next run takes it over', async () => {
+    const project = randomUUID();
+    const parent = randomUUID();
+    const held = leaseOf(await ctx.locks.acquire(project, parent, KIND));
+    const value = await ctx.raw.get(ctx.leaseKey(project));
+    const step = leaseOf(await ctx.locks.acquire(project, randomUUID(), KIND, [parent]));
+    held.leave();
+    const since = Date.now();
+    await waitFor(
+      'two lease lifetimes to pass with the step keeping the lease',
+      async () => {
+        if ((await ctx.raw.get(ctx.leaseKey(project))) !== value) throw new Error('lease lost');
+        return Date.now() - since > 2 * LOCK_MS;
+      },
+      4 * LOCK_MS,
+    );
+    expect(busyOf(await ctx.locks.acquire(project, randomUUID(), KIND))).toBeDefined();
+    const next = leaseOf(await ctx.locks.acquire(project, parent, KIND));
+    await step.release();
+    await next.release();
+    expect(await ctx.raw.exists(ctx.leaseKey(project))).toBe(0);
+  });
+
   it('a release promotes the first waiter still delayed, skipping removed ones, and keeps the others waiting', async () => {
     const project = randomUUID();
     const lease = leaseOf(await ctx.locks.acquire(project, randomUUID(), KIND));

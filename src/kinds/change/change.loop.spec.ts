@@ -3,9 +3,12 @@ import {
   ChangeLoop,
   failingTestsBody,
   FIX_PROMPT_LIMITS,
+  searchQuery,
   type Generation,
   type TestRun,
 } from './change.loop';
+import { validateParams } from '../../common/params-validation';
+import { CodeGenerationParams } from '../code-generation/code-generation.params';
 
 const generation = (tokens: number, paths: string[] = ['src/sum.js']): Generation => ({
   files: paths.map((path) => ({ path, action: 'modified' as const, bytes: 10 })),
@@ -156,5 +159,21 @@ describe('failingTestsBody', () => {
     expect(failingTestsBody('Adds sum()', red('adds'))).toBe(
       'Adds sum()\n\n## Tests still failing\n\n- adds (sum.test.js)\n',
     );
+  });
+});
+
+describe('searchQuery', () => {
+  it('keeps a long prompt within what a code-generation step accepts as its query', async () => {
+    const prompt = `  ${'add a sum function to the math module '.repeat(100)}`;
+    const query = searchQuery(prompt);
+    expect(query).toMatch(/^add a sum function/);
+    await expect(
+      validateParams(CodeGenerationParams, { prompt, context: { search: true, query } }),
+    ).resolves.toBeDefined();
+  });
+
+  it('starts at the first word, and leaves a blank prompt to the step', () => {
+    expect(searchQuery(`${' '.repeat(600)}x`)).toBe('x');
+    expect(searchQuery(' \n ')).toBeUndefined();
   });
 });

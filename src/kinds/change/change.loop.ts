@@ -1,3 +1,4 @@
+import { MAX_CONTEXT_QUERY_CHARS } from '../code-generation/code-generation.params';
 import type { CodeGenerationResult } from '../code-generation/code-generation.result';
 import type { TestFailure } from '../test-execution/test-execution.result';
 import type { ChangeIteration, ChangeResult, ChangeStopReason } from './change.result';
@@ -82,6 +83,16 @@ export function buildFixPrompt(prompt: string, run: TestRun, filesChanged: strin
   lines.push('Fix the code so that these tests pass. Give every file you change whole.');
   const extra = lines.join('\n');
   return `${prompt.slice(0, FIX_PROMPT_LIMITS.promptChars - extra.length)}${extra}`;
+}
+
+/**
+ * What every generation searches the code for: the original prompt, not the fix prompt, cut to
+ * what a code-generation step accepts as its query; undefined (the step's default) when that cut
+ * holds nothing to search for.
+ */
+export function searchQuery(prompt: string): string | undefined {
+  const query = prompt.trim().slice(0, MAX_CONTEXT_QUERY_CHARS);
+  return /\S/.test(query) ? query : undefined;
 }
 
 /** The pull request's body when the tests are still red: the caller's text, then the failures. */

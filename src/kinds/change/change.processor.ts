@@ -13,6 +13,7 @@ import {
   ChangeLoop,
   DEFAULT_GENERATION_RESERVE,
   failingTestsBody,
+  searchQuery,
   type TestRun,
 } from './change.loop';
 import { DEFAULT_MAX_ITERATIONS, type ChangeParams } from './change.params';
@@ -86,7 +87,7 @@ export class ChangeProcessor implements JobProcessor<ChangeParams, ChangeResult>
       provider: params.provider,
       model: params.model,
       maxOutputTokens: maxOutputTokens ?? params.maxOutputTokens,
-      context: { ...context, ...(context?.search ? { query: params.prompt } : {}) },
+      context: { ...context, ...(context?.search ? { query: searchQuery(params.prompt) } : {}) },
     };
     await ctx.progress(at(0), `${label}: generating`);
     const generate = `generate-${n}`;

@@ -21,6 +21,8 @@ import { MAX_CONTEXT_FILES } from './workspace-files';
 
 export const DEFAULT_CONTEXT_CHUNKS = 8;
 export const MAX_CONTEXT_CHUNKS = 50;
+/** A search query is at most this long (GET /projects/:id/search); a longer prompt is cut. */
+export const MAX_CONTEXT_QUERY_CHARS = 500;
 
 /** Retrieved context: code search's top chunks given to the model (docs/code-generation.md). */
 export class CodeGenerationContextParams {
@@ -32,10 +34,13 @@ export class CodeGenerationContextParams {
   @IsBoolean()
   search?: boolean;
 
-  @ApiPropertyOptional({ description: 'What to search for; default: the prompt', maxLength: 500 })
+  @ApiPropertyOptional({
+    description: 'What to search for; default: the prompt',
+    maxLength: MAX_CONTEXT_QUERY_CHARS,
+  })
   @IsOptional()
   @IsString()
-  @Length(1, 500)
+  @Length(1, MAX_CONTEXT_QUERY_CHARS)
   @Matches(/\S/, { message: 'query must not be blank' })
   query?: string;
 

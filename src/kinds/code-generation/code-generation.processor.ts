@@ -5,7 +5,11 @@ import { LlmService } from '../../llm/llm.service';
 import { CodeSearchService } from '../../search/code-search.service';
 import { planChanges, type PlannedFile } from './answer-apply';
 import { parseAnswer } from './answer.parser';
-import { DEFAULT_CONTEXT_CHUNKS, type CodeGenerationParams } from './code-generation.params';
+import {
+  DEFAULT_CONTEXT_CHUNKS,
+  MAX_CONTEXT_QUERY_CHARS,
+  type CodeGenerationParams,
+} from './code-generation.params';
 import { systemPrompt, userPrompt } from './code-generation.prompt';
 import type { CodeGenerationResult } from './code-generation.result';
 import {
@@ -18,9 +22,6 @@ import {
   type ContextChunk,
   type ContextFile,
 } from './workspace-files';
-
-/** A search query is at most this long (GET /projects/:id/search); a longer prompt is cut. */
-const MAX_QUERY_CHARS = 500;
 
 @Injectable()
 export class CodeGenerationProcessor implements JobProcessor<
@@ -88,7 +89,7 @@ export class CodeGenerationProcessor implements JobProcessor<
   ): Promise<ContextChunk[]> {
     const options = ctx.params.context;
     if (!options?.search) return [];
-    const query = (options.query ?? ctx.params.prompt).slice(0, MAX_QUERY_CHARS);
+    const query = (options.query ?? ctx.params.prompt).slice(0, MAX_CONTEXT_QUERY_CHARS);
     const limit = options.limit ?? DEFAULT_CONTEXT_CHUNKS;
     const found = await this.search.search(ctx.userId, ctx.projectId, query, limit);
     if (found.indexedAt === null) {
