@@ -16,7 +16,16 @@ import { waitFor } from '../support/wait';
 const KIND = 'pr-creation';
 const TOKEN = `ghs_conveyorTest${randomBytes(12).toString('hex')}`;
 const AUTHOR = { name: 'Conveyor Bot', email: 'bot@conveyor.test' };
-const RESULT_KEYS = ['base', 'branch', 'filesChanged', 'headSha', 'number', 'operation', 'url'];
+const RESULT_KEYS = [
+  'base',
+  'branch',
+  'draft',
+  'filesChanged',
+  'headSha',
+  'number',
+  'operation',
+  'url',
+];
 
 interface Finished {
   job: JobBody;

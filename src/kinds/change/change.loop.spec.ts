@@ -143,6 +143,15 @@ describe('buildFixPrompt', () => {
     expect(prompt).not.toContain('x'.repeat(FIX_PROMPT_LIMITS.messageChars + 1));
   });
 
+  it('stays within the prompt limit however many files were changed', () => {
+    const files = Array.from({ length: 2_000 }, (_, i) => `src/${'deep/'.repeat(10)}file${i}.js`);
+    const prompt = buildFixPrompt('p'.repeat(1_000), red('adds'), files);
+    expect(prompt.length).toBeLessThanOrEqual(FIX_PROMPT_LIMITS.promptChars);
+    expect(prompt.length - 1_000).toBeLessThanOrEqual(FIX_PROMPT_LIMITS.addedChars);
+    expect(prompt.startsWith('p'.repeat(1_000))).toBe(true);
+    expect(prompt.endsWith('Give every file you change whole.')).toBe(true);
+  });
+
   it('gives the end of the output when no failing test could be read', () => {
     const prompt = buildFixPrompt(
       'p',

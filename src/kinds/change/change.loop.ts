@@ -23,6 +23,8 @@ export const FIX_PROMPT_LIMITS = {
   failures: 20,
   messageChars: 1_000,
   outputTailChars: 4_000,
+  /** Everything added to the original prompt, whatever the names and paths in it. */
+  addedChars: 40_000,
   /** The code-generation prompt's own limit. */
   promptChars: 100_000,
 } as const;
@@ -80,8 +82,8 @@ export function buildFixPrompt(prompt: string, run: TestRun, filesChanged: strin
       run.outputTail.slice(-FIX_PROMPT_LIMITS.outputTailChars),
     );
   }
-  lines.push('Fix the code so that these tests pass. Give every file you change whole.');
-  const extra = lines.join('\n');
+  const instruction = 'Fix the code so that these tests pass. Give every file you change whole.';
+  const extra = `${clip(lines.join('\n'), FIX_PROMPT_LIMITS.addedChars - instruction.length - 2)}\n${instruction}`;
   return `${prompt.slice(0, FIX_PROMPT_LIMITS.promptChars - extra.length)}${extra}`;
 }
 

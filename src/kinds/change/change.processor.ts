@@ -152,6 +152,11 @@ export class ChangeProcessor implements JobProcessor<ChangeParams, ChangeResult>
     };
     await ctx.progress(PULL_REQUEST_FROM, `${red ? 'draft ' : ''}pull request`);
     const result = await ctx.child<PrCreationResult>('pull-request', 'pr-creation', prParams);
-    return { number: result.number, url: result.url, draft, operation: result.operation };
+    return {
+      number: result.number,
+      url: result.url,
+      draft: result.draft,
+      operation: result.operation,
+    };
   }
 }

@@ -109,7 +109,12 @@ export class GitHubClient implements PullRequestHost {
           draft: draft.draft,
         }),
       );
-      return { number: data.number, url: data.html_url, operation: 'created' };
+      return {
+        number: data.number,
+        url: data.html_url,
+        draft: data.draft ?? draft.draft,
+        operation: 'created',
+      };
     } catch (error) {
       if (!(error instanceof GitHubError) || !/already exists/i.test(error.message)) throw error;
     }
@@ -138,7 +143,12 @@ export class GitHubClient implements PullRequestHost {
         body,
       }),
     );
-    return { number: data.number, url: data.html_url, operation: 'updated' };
+    return {
+      number: data.number,
+      url: data.html_url,
+      draft: data.draft ?? false,
+      operation: 'updated',
+    };
   }
 
   async addLabels(number: number, labels: string[]): Promise<void> {

@@ -102,6 +102,7 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
       headSha,
       operation: pr.operation,
       filesChanged,
+      draft: pr.draft,
     };
   }
 

@@ -21,10 +21,15 @@ export class PrCreationResultView {
 
   @ApiProperty({ description: 'Files that differ between base and headSha' })
   filesChanged!: number;
+
+  @ApiProperty({
+    description: 'Whether the pull request is a draft (an update keeps its state as it was)',
+  })
+  draft!: boolean;
 }
 
 export interface PrCreationResult {
-  [key: string]: string | number;
+  [key: string]: string | number | boolean;
   number: number;
   url: string;
   branch: string;
@@ -32,4 +37,5 @@ export interface PrCreationResult {
   headSha: string;
   operation: 'created' | 'updated';
   filesChanged: number;
+  draft: boolean;
 }

@@ -2,6 +2,8 @@
 export interface PullRequestRef {
   number: number;
   url: string;
+  /** As GitHub says after the call: an update leaves an open pull request's draft state as it was. */
+  draft: boolean;
 }
 
 export interface PullRequestDraft {
