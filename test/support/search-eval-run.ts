@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { loadConfig } from '../../src/config/app-config';
+import type { PrismaClient } from '../../src/generated/prisma/client';
+import { CodeIndexerService } from '../../src/kinds/indexing/code-indexer.service';
+import { EmbeddingsService } from '../../src/llm/embeddings.service';
+import { ProjectRepository } from '../../src/projects/project.repository';
+import { CodeIndexRepository } from '../../src/search/code-index.repository';
+import { CodeSearchService } from '../../src/search/code-search.service';
+import {
+  chunkMatch,
+  copyCorpus,
+  copyUndici,
+  EVAL_QUERIES,
+  fileMatch,
+  formatScores,
+  isAnswer,
+  scoreBy,
+  type LevelScores,
+} from './search-eval';
+import { UNDICI_QUERIES } from './search-eval-undici';
+
+export interface SetScores {
+  version: string;
+  files: number;
+  chunks: number;
+  file: LevelScores;
+  chunk: LevelScores;
+  byKind: Record<string, LevelScores>;
+}
+
+/** Indexes a corpus as a project of its own (lexical search only) and returns a search on it. */
+async function indexed(
+  prisma: PrismaClient,
+  root: string,
+): Promise<{
+  search: (q: string) => Promise<import('../../src/search/dto/search.view').SearchHitView[]>;
+  files: number;
+  chunks: number;
+}> {
+  const projectId = randomUUID();
+  await prisma.project.create({
+    data: {
+      id: projectId,
+      ownerId: 'eval',
+      name: 'eval',
+      defaultBranch: 'main',
+      workspacePath: root,
+      status: 'ready',
+    },
+  });
+  const repository = new CodeIndexRepository(prisma);
+  const embeddings = new EmbeddingsService(
+    loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32) }),
+  );
+  const result = await new CodeIndexerService(repository, embeddings).run({
+    projectId,
+    root,
+    include: ['**/*.js'],
+    signal: new AbortController().signal,
+  });
+  const service = new CodeSearchService(new ProjectRepository(prisma), repository, embeddings);
+  return {
+    search: async (q) => (await service.search('eval', projectId, q, 10)).items,
+    files: result.files.indexed,
+    chunks: result.chunks,
+  };
+}
+
+/** The bullmq set: file level by path, chunk level by path and symbol (its answers' form). */
+export async function evaluateBullmq(prisma: PrismaClient): Promise<SetScores> {
+  const corpus = copyCorpus();
+  try {
+    const { search, files, chunks } = await indexed(prisma, corpus.root);
+    const rankings = [];
+    for (const query of EVAL_QUERIES) rankings.push({ query, hits: await search(query.q) });
+    const kinds = [...new Set(EVAL_QUERIES.map((query) => query.kind))];
+    return {
+      version: corpus.version,
+      files,
+      chunks,
+      file: scoreBy(rankings, (hit, query) => query.answers.some((a) => a.path === hit.path)),
+      chunk: scoreBy(rankings, (hit, query) => isAnswer(hit, query.answers)),
+      byKind: Object.fromEntries(
+        kinds.map((kind) => [
+          kind,
+          scoreBy(
+            rankings.filter((ranking) => ranking.query.kind === kind),
+            (hit, query) => isAnswer(hit, query.answers),
+          ),
+        ]),
+      ),
+    };
+  } finally {
+    rmSync(corpus.root, { recursive: true, force: true });
+  }
+}
+
+/** The harder set over undici: file level by path, chunk level by overlapping lines. */
+export async function evaluateUndici(prisma: PrismaClient): Promise<SetScores> {
+  const corpus = copyUndici();
+  try {
+    const { search, files, chunks } = await indexed(prisma, corpus.root);
+    const rankings = [];
+    for (const query of UNDICI_QUERIES) rankings.push({ query, hits: await search(query.q) });
+    const kinds = [...new Set(UNDICI_QUERIES.map((query) => query.kind))];
+    return {
+      version: corpus.version,
+      files,
+      chunks,
+      file: scoreBy(rankings, (hit, query) => fileMatch(hit, query.answers)),
+      chunk: scoreBy(rankings, (hit, query) => chunkMatch(hit, query.answers)),
+      byKind: Object.fromEntries(
+        kinds.map((kind) => [
+          kind,
+          scoreBy(
+            rankings.filter((ranking) => ranking.query.kind === kind),
+            (hit, query) => chunkMatch(hit, query.answers),
+          ),
+        ]),
+      ),
+    };
+  } finally {
+    rmSync(corpus.root, { recursive: true, force: true });
+  }
+}
+
+export function describeScores(name: string, scores: SetScores): string {
+  const kinds = Object.entries(scores.byKind)
+    .map(([kind, part]) => `${kind} R@10 ${part.recallAt10.toFixed(2)}`)
+    .join(', ');
+  return (
+    `${name} ${scores.version} (${scores.files} files, ${scores.chunks} chunks): ` +
+    `${formatScores('file', scores.file)}; ${formatScores('chunk', scores.chunk)} (chunk ${kinds})` +
+    (scores.chunk.misses.length > 0 ? `\n  chunk misses: ${scores.chunk.misses.join(' | ')}` : '') +
+    (scores.file.misses.length > 0 ? `\n  file misses: ${scores.file.misses.join(' | ')}` : '')
+  );
+}
