@@ -48,11 +48,43 @@ export interface RankedId {
 export interface IndexState {
   indexedAt: Date | null;
   chunks: number;
+  /** Mean distinct words per chunk (0 when not known yet). */
+  termsPerChunk: number;
 }
+
+/** A query word as the index knows it: its lexeme and how many chunks hold it. */
+export interface TermStat {
+  term: string;
+  chunks: number;
+}
+
+type Tx = Pick<PrismaClient, '$executeRawUnsafe'>;
 
 /** The text-search configuration: english stems words (retries → retri) and drops stop words. */
 const TS_CONFIG = 'english';
 const CHUNK_ROWS_PER_INSERT = 400;
+
+/**
+ * Adds (sign 1) or takes away (sign -1) the chunks of these files from the project's word
+ * counts, inside the transaction that writes or removes them, so the counts never drift.
+ */
+async function countTerms(tx: Tx, projectId: string, paths: string[], sign: 1 | -1) {
+  const perTerm = `SELECT l.lexeme AS "term", count(*)::int AS "n"
+                     FROM "IndexChunk" c, unnest(tsvector_to_array(c."searchVector")) AS l(lexeme)
+                    WHERE c."projectId" = $1::uuid AND c."path" = ANY($2::text[])
+                    GROUP BY l.lexeme`;
+  await tx.$executeRawUnsafe(
+    sign === 1
+      ? `INSERT INTO "IndexTerm" ("projectId", "term", "chunks")
+         SELECT $1::uuid, s."term", s."n" FROM (${perTerm}) s
+         ON CONFLICT ("projectId", "term") DO UPDATE SET "chunks" = "IndexTerm"."chunks" + EXCLUDED."chunks"`
+      : `UPDATE "IndexTerm" t SET "chunks" = t."chunks" - s."n"
+           FROM (${perTerm}) s
+          WHERE t."projectId" = $1::uuid AND t."term" = s."term"`,
+    projectId,
+    paths,
+  );
+}
 
 /** All I/O of the code index and search (docs/indexing.md); one SQL for PostgreSQL and PGlite. */
 @Injectable()
@@ -75,9 +107,9 @@ export class CodeIndexRepository {
     return guardDependency('database', () =>
       this.prisma.$transaction(
         async (tx) => {
-          await tx.indexedFile.deleteMany({
-            where: { projectId, path: { in: files.map((file) => file.path) } },
-          });
+          const paths = files.map((file) => file.path);
+          await countTerms(tx, projectId, paths, -1);
+          await tx.indexedFile.deleteMany({ where: { projectId, path: { in: paths } } });
           await tx.indexedFile.createMany({
             data: files.map((file) => ({
               projectId,
@@ -124,6 +156,7 @@ export class CodeIndexRepository {
               ...params,
             );
           }
+          await countTerms(tx, projectId, paths, 1);
         },
         { timeout: 120_000, maxWait: 30_000 },
       ),
@@ -135,10 +168,14 @@ export class CodeIndexRepository {
     return guardDependency('database', async () => {
       let removed = 0;
       for (let i = 0; i < paths.length; i += 1000) {
-        const { count } = await this.prisma.indexedFile.deleteMany({
-          where: { projectId, path: { in: paths.slice(i, i + 1000) } },
+        const slice = paths.slice(i, i + 1000);
+        removed += await this.prisma.$transaction(async (tx) => {
+          await countTerms(tx, projectId, slice, -1);
+          const { count } = await tx.indexedFile.deleteMany({
+            where: { projectId, path: { in: slice } },
+          });
+          return count;
         });
-        removed += count;
       }
       return removed;
     });
@@ -156,11 +193,17 @@ export class CodeIndexRepository {
     chunkerVersion: number,
   ): Promise<{ files: number; chunks: number }> {
     return guardDependency('database', async () => {
-      const [files, chunks] = await Promise.all([
+      const [files, [{ chunks, termsPerChunk }]] = await Promise.all([
         this.prisma.indexedFile.count({ where: { projectId, status: 'indexed' } }),
-        this.prisma.indexChunk.count({ where: { projectId } }),
+        this.prisma.$queryRawUnsafe<{ chunks: number; termsPerChunk: number }[]>(
+          `SELECT count(*)::int AS "chunks",
+                  coalesce(avg(length("searchVector")), 0)::float8 AS "termsPerChunk"
+             FROM "IndexChunk" WHERE "projectId" = $1::uuid`,
+          projectId,
+        ),
+        this.prisma.indexTerm.deleteMany({ where: { projectId, chunks: { lte: 0 } } }),
       ]);
-      const data = { indexedAt: new Date(), chunkerVersion, files, chunks };
+      const data = { indexedAt: new Date(), chunkerVersion, files, chunks, termsPerChunk };
       await this.prisma.projectIndex.upsert({
         where: { projectId },
         create: { projectId, ...data },
@@ -175,7 +218,9 @@ export class CodeIndexRepository {
       const state = await this.prisma.projectIndex.findUnique({ where: { projectId } });
       const chunks =
         state?.chunks ?? (await this.prisma.indexChunk.count({ where: { projectId } }));
-      return state || chunks > 0 ? { indexedAt: state?.indexedAt ?? null, chunks } : null;
+      return state || chunks > 0
+        ? { indexedAt: state?.indexedAt ?? null, chunks, termsPerChunk: state?.termsPerChunk ?? 0 }
+        : null;
     });
   }
 
@@ -247,6 +292,75 @@ export class CodeIndexRepository {
           LIMIT $3`,
         projectId,
         tsquery,
+        limit,
+      ),
+    );
+  }
+
+  /** The text-search lexemes of a query's words and how many of the project's chunks hold each. */
+  termStats(projectId: string, words: string): Promise<TermStat[]> {
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<TermStat[]>(
+        `SELECT l.lexeme AS "term", coalesce(t."chunks", 0)::int AS "chunks"
+           FROM unnest(tsvector_to_array(to_tsvector('${TS_CONFIG}', $2))) AS l(lexeme)
+           LEFT JOIN "IndexTerm" t ON t."projectId" = $1::uuid AND t."term" = l.lexeme`,
+        projectId,
+        words,
+      ),
+    );
+  }
+
+  /**
+   * BM25-style ranking: chunks holding any of the `seeds` lexemes are candidates (the first
+   * `pool` by ts_rank); each is scored over every query lexeme as Σ idf · tf(k1 + 1) / (tf +
+   * k1(1 − b + b·len/meanLen)), tf weighing the word's occurrences in the symbol, the path and
+   * the code by `fieldWeights` ([symbol, path, code]).
+   */
+  bestMatches(
+    projectId: string,
+    query: {
+      seeds: string[];
+      terms: string[];
+      idfs: number[];
+      meanLength: number;
+      fieldWeights: [number, number, number];
+      k1: number;
+      b: number;
+    },
+    pool: number,
+    limit: number,
+  ): Promise<RankedId[]> {
+    const [symbolWeight, pathWeight, codeWeight] = query.fieldWeights;
+    const seeds = query.seeds.map((term) => `'${term}'`).join(' | ');
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<RankedId[]>(
+        `WITH cand AS (
+           SELECT c."id", c."searchVector" AS v
+             FROM "IndexChunk" c
+            WHERE c."projectId" = $1::uuid AND c."searchVector" @@ $2::tsquery
+            ORDER BY ts_rank('{${codeWeight / 4},0,${pathWeight / 4},${symbolWeight / 4}}', c."searchVector", $2::tsquery, 1) DESC, c."id"
+            LIMIT $5::int),
+         tf AS (
+           SELECT cand."id", q.idf, length(cand.v) AS len,
+                  ${symbolWeight} * cardinality(array_positions(u.weights, 'A'))
+                  + ${pathWeight} * cardinality(array_positions(u.weights, 'B'))
+                  + ${codeWeight} * cardinality(array_positions(u.weights, 'D')) AS f
+             FROM cand, unnest(cand.v) AS u, unnest($3::text[], $4::float8[]) AS q(term, idf)
+            WHERE u.lexeme = q.term)
+         SELECT tf."id", sum(tf.idf * tf.f * ($6::float8 + 1) /
+                    (tf.f + $6::float8 * (1 - $7::float8 + $7::float8 * tf.len / $8::float8)))::float8 AS "score"
+           FROM tf
+          GROUP BY tf."id"
+          ORDER BY "score" DESC, tf."id"
+          LIMIT $9::int`,
+        projectId,
+        seeds,
+        query.terms,
+        query.idfs,
+        pool,
+        query.k1,
+        query.b,
+        Math.max(query.meanLength, 1),
         limit,
       ),
     );

@@ -2,7 +2,12 @@ import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { isUuid } from '../common/ids';
 import { EmbeddingsService, EmbeddingsUnavailableError } from '../llm/embeddings.service';
 import { ProjectRepository } from '../projects/project.repository';
-import { CodeIndexRepository, type ChunkRow, type RankedId } from './code-index.repository';
+import {
+  CodeIndexRepository,
+  type ChunkRow,
+  type IndexState,
+  type RankedId,
+} from './code-index.repository';
 import type { SearchHitView, SearchResultView } from './dto/search.view';
 import { looksLikePath, queryWords, symbolOf } from './identifier-words';
 
@@ -11,6 +16,13 @@ const RRF_K = 60;
 const CANDIDATES = 100;
 const SNIPPET_LINES = 20;
 const SNIPPET_CHARS = 1500;
+/** Query words held by at most this share of the chunks seed the BM25 candidates. */
+const SEED_SHARE = 0.1;
+const BM25_POOL = 400;
+const BM25_K1 = 1.2;
+const BM25_B = 0.5;
+/** How much one occurrence of a word counts in a chunk's symbol, path and code. */
+const FIELD_WEIGHTS: [number, number, number] = [3, 1, 1];
 /** Projects whose vectors stay in memory between queries. */
 const VECTOR_CACHE_SIZE = 8;
 
@@ -50,7 +62,7 @@ export class CodeSearchService {
     const indexedAt = state?.indexedAt?.toISOString() ?? null;
     if (!state || state.chunks === 0) return { items: [], indexedAt };
 
-    const lists = await this.candidates(projectId, q.trim(), state.indexedAt?.getTime() ?? 0);
+    const lists = await this.candidates(projectId, q.trim(), state);
     const scores = new Map<bigint, number>();
     for (const list of lists) {
       list.ids.forEach(({ id }, rank) => {
@@ -70,13 +82,15 @@ export class CodeSearchService {
     return { items: mergeOverlapping(ranked).slice(0, limit), indexedAt };
   }
 
-  private async candidates(projectId: string, q: string, version: number): Promise<RankedList[]> {
+  private async candidates(projectId: string, q: string, state: IndexState): Promise<RankedList[]> {
+    const version = state.indexedAt?.getTime() ?? 0;
     const words = queryWords(q);
     const symbol = symbolOf(q);
     const lists: Promise<RankedList>[] = [];
     const add = (weight: number, ids: Promise<RankedId[]>) =>
       lists.push(ids.then((found) => ({ ids: found, weight })));
-    if (words.length > 0) {
+    if (words.length > 0) add(1, this.bestMatches(projectId, words, state));
+    if (words.length > 0 && symbol !== null) {
       // An identifier alone may be unfinished (`changePrior`): it and its last part also match
       // as prefixes (changeprior:* reaches changePriority).
       const last = words.length - 1;
@@ -98,6 +112,37 @@ export class CodeSearchService {
       add(1, nearest);
     }
     return Promise.all(lists);
+  }
+
+  /** The BM25 list: query words weighed by how rare they are in the project. */
+  private async bestMatches(
+    projectId: string,
+    words: string[],
+    state: IndexState,
+  ): Promise<RankedId[]> {
+    const stats = (await this.index.termStats(projectId, words.join(' '))).filter(
+      (stat) => stat.chunks > 0,
+    );
+    if (stats.length === 0) return [];
+    const total = Math.max(state.chunks, 1);
+    const idf = (chunks: number) => Math.log(1 + (total - chunks + 0.5) / (chunks + 0.5));
+    const byRarity = [...stats].sort((a, b) => a.chunks - b.chunks);
+    const rare = byRarity.filter((stat) => stat.chunks <= Math.max(total * SEED_SHARE, 20));
+    const seeds = (rare.length >= 2 ? rare : byRarity.slice(0, 2)).map((stat) => stat.term);
+    return this.index.bestMatches(
+      projectId,
+      {
+        seeds,
+        terms: stats.map((stat) => stat.term),
+        idfs: stats.map((stat) => idf(stat.chunks)),
+        meanLength: state.termsPerChunk || 100,
+        fieldWeights: FIELD_WEIGHTS,
+        k1: BM25_K1,
+        b: BM25_B,
+      },
+      BM25_POOL,
+      CANDIDATES,
+    );
   }
 
   private async nearestByVector(

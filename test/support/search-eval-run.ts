@@ -16,8 +16,11 @@ import {
   formatScores,
   isAnswer,
   scoreBy,
+  type EvalQuery,
   type LevelScores,
+  type LinedQuery,
 } from './search-eval';
+import type { SearchHitView } from '../../src/search/dto/search.view';
 import { UNDICI_QUERIES } from './search-eval-undici';
 
 export interface SetScores {
@@ -72,7 +75,7 @@ export async function evaluateBullmq(prisma: PrismaClient): Promise<SetScores> {
   const corpus = copyCorpus();
   try {
     const { search, files, chunks } = await indexed(prisma, corpus.root);
-    const rankings = [];
+    const rankings: { query: EvalQuery; hits: SearchHitView[] }[] = [];
     for (const query of EVAL_QUERIES) rankings.push({ query, hits: await search(query.q) });
     const kinds = [...new Set(EVAL_QUERIES.map((query) => query.kind))];
     return {
@@ -101,7 +104,7 @@ export async function evaluateUndici(prisma: PrismaClient): Promise<SetScores> {
   const corpus = copyUndici();
   try {
     const { search, files, chunks } = await indexed(prisma, corpus.root);
-    const rankings = [];
+    const rankings: { query: LinedQuery; hits: SearchHitView[] }[] = [];
     for (const query of UNDICI_QUERIES) rankings.push({ query, hits: await search(query.q) });
     const kinds = [...new Set(UNDICI_QUERIES.map((query) => query.kind))];
     return {
