@@ -366,6 +366,30 @@ export class CodeIndexRepository {
     );
   }
 
+  /** Chunks whose code holds the text (any case), among those holding all of its words. */
+  phraseMatches(
+    projectId: string,
+    allWords: string,
+    text: string,
+    limit: number,
+  ): Promise<RankedId[]> {
+    const escaped = text.toLowerCase().replace(/[\\%_]/g, '\\$&');
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<RankedId[]>(
+        `SELECT c."id", 1::float8 AS "score"
+           FROM "IndexChunk" c
+          WHERE c."projectId" = $1::uuid AND c."searchVector" @@ to_tsquery('${TS_CONFIG}', $2)
+            AND c."content" ILIKE '%' || $3 || '%'
+          ORDER BY c."id"
+          LIMIT $4::int`,
+        projectId,
+        allWords,
+        escaped,
+        limit,
+      ),
+    );
+  }
+
   /** Chunks whose symbol resembles the query (pg_trgm word similarity: partial names). */
   similarSymbols(projectId: string, name: string, limit: number): Promise<RankedId[]> {
     return guardDependency('database', () =>

@@ -9,7 +9,14 @@ import {
   type RankedId,
 } from './code-index.repository';
 import type { SearchHitView, SearchResultView } from './dto/search.view';
-import { looksLikePath, queryWords, symbolOf } from './identifier-words';
+import {
+  contentWords,
+  identifiersIn,
+  looksLikePath,
+  phraseOf,
+  queryWords,
+  symbolOf,
+} from './identifier-words';
 
 /** Reciprocal-rank constant: the usual 60 keeps one list's top hit from drowning the others. */
 const RRF_K = 60;
@@ -19,6 +26,8 @@ const SNIPPET_CHARS = 1500;
 /** Query words held by at most this share of the chunks seed the BM25 candidates. */
 const SEED_SHARE = 0.1;
 const BM25_POOL = 400;
+/** Identifiers of one sentence looked up as symbols. */
+const MAX_NAMES = 3;
 const BM25_K1 = 1.2;
 const BM25_B = 0.5;
 /** How much one occurrence of a word counts in a chunk's symbol, path and code. */
@@ -89,18 +98,22 @@ export class CodeSearchService {
     const lists: Promise<RankedList>[] = [];
     const add = (weight: number, ids: Promise<RankedId[]>) =>
       lists.push(ids.then((found) => ({ ids: found, weight })));
-    if (words.length > 0) add(1, this.bestMatches(projectId, words, state));
-    if (words.length > 0 && symbol !== null) {
-      // An identifier alone may be unfinished (`changePrior`): it and its last part also match
-      // as prefixes (changeprior:* reaches changePriority).
-      const last = words.length - 1;
-      const terms = words.map((word, i) =>
-        symbol !== null && (i === 0 || i === last) && word.length >= 3 ? `${word}:*` : word,
-      );
-      add(1, this.index.fullText(projectId, terms.join(' | '), CANDIDATES));
+    if (words.length > 0) add(1, this.bestMatches(projectId, contentWords(words), state));
+    // Names in a sentence (`RetryHandler resumes …`) reach the symbol lists as a lone name does.
+    if (symbol !== null) {
+      add(2, this.index.exactSymbols(projectId, symbol, 20));
+      add(1, this.index.similarSymbols(projectId, symbol, CANDIDATES / 2));
     }
-    if (q.length <= 200) add(1, this.index.similarSymbols(projectId, symbol ?? q, CANDIDATES / 2));
-    if (symbol !== null) add(2, this.index.exactSymbols(projectId, symbol, 20));
+    // A name inside a sentence: its exact symbol only; the class's members by similar name would
+    // crowd out what the sentence asks about.
+    for (const name of symbol === null ? identifiersIn(q).slice(0, MAX_NAMES) : []) {
+      add(1, this.index.exactSymbols(projectId, name, 5));
+    }
+    const phrase = symbol === null ? phraseOf(q) : null;
+    const phraseWords = phrase === null ? [] : queryWords(phrase);
+    if (phrase !== null && phraseWords.length > 0) {
+      add(2, this.index.phraseMatches(projectId, phraseWords.join(' & '), phrase, 20));
+    }
     if (looksLikePath(q)) add(2, this.index.pathMatches(projectId, q.replace(/^\.?\//, ''), 20));
     if (this.embeddings.enabled) {
       // The provider being down must not take search down: the lexical lists still answer.
