@@ -427,7 +427,10 @@ export class CodeIndexRepository {
     );
   }
 
-  /** Chunks of files whose path ends with the given one (`session.ts`, `src/auth/session.ts`). */
+  /**
+   * Chunks of files whose path ends with the given one (`session.ts`, `src/auth/session.ts`),
+   * found in the file catalog (one row per file) rather than by scanning every chunk.
+   */
   pathMatches(projectId: string, path: string, limit: number): Promise<RankedId[]> {
     const lower = path.toLowerCase();
     const escaped = lower.replace(/[\\%_]/g, '\\$&');
@@ -436,7 +439,9 @@ export class CodeIndexRepository {
         `SELECT c."id", 1::float8 AS "score"
            FROM "IndexChunk" c
           WHERE c."projectId" = $1::uuid
-            AND (lower(c."path") = $2 OR lower(c."path") LIKE '%/' || $3)
+            AND c."path" IN (SELECT f."path" FROM "IndexedFile" f
+                              WHERE f."projectId" = $1::uuid
+                                AND (lower(f."path") = $2 OR lower(f."path") LIKE '%/' || $3))
           ORDER BY c."path", c."startLine"
           LIMIT $4`,
         projectId,

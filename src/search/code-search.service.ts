@@ -23,8 +23,8 @@ const RRF_K = 60;
 const CANDIDATES = 100;
 const SNIPPET_LINES = 20;
 const SNIPPET_CHARS = 1500;
-/** Query words held by at most this share of the chunks seed the BM25 candidates. */
-const SEED_SHARE = 0.1;
+/** The BM25 candidates come from the rarest query words holding at most this many chunks. */
+const SEED_CHUNKS = 1500;
 const BM25_POOL = 400;
 /** Identifiers of one sentence looked up as symbols. */
 const MAX_NAMES = 3;
@@ -139,9 +139,15 @@ export class CodeSearchService {
     if (stats.length === 0) return [];
     const total = Math.max(state.chunks, 1);
     const idf = (chunks: number) => Math.log(1 + (total - chunks + 0.5) / (chunks + 0.5));
-    const byRarity = [...stats].sort((a, b) => a.chunks - b.chunks);
-    const rare = byRarity.filter((stat) => stat.chunks <= Math.max(total * SEED_SHARE, 20));
-    const seeds = (rare.length >= 2 ? rare : byRarity.slice(0, 2)).map((stat) => stat.term);
+    // The rarest words seed the candidates, as many as keep them to SEED_CHUNKS chunks: a
+    // common word's chunks are too many to rank on every query (tens of ms over 20k chunks).
+    const seeds: string[] = [];
+    let seeded = 0;
+    for (const stat of [...stats].sort((a, b) => a.chunks - b.chunks)) {
+      if (seeds.length > 0 && seeded + stat.chunks > SEED_CHUNKS) break;
+      seeds.push(stat.term);
+      seeded += stat.chunks;
+    }
     return this.index.bestMatches(
       projectId,
       {
