@@ -52,10 +52,17 @@ export interface IndexState {
   termsPerChunk: number;
 }
 
-/** A query word as the index knows it: its lexeme and how many chunks hold it. */
-export interface TermStat {
-  term: string;
+/** The parameters of the BM25-style ranking (`bestMatches`). */
+export interface Bm25Ranking {
+  /** Chunks in the project (N). */
   chunks: number;
+  meanLength: number;
+  seedChunks: number;
+  pool: number;
+  limit: number;
+  fieldWeights: [symbol: number, path: number, code: number];
+  k1: number;
+  b: number;
 }
 
 type Tx = Pick<PrismaClient, '$executeRawUnsafe'>;
@@ -297,71 +304,60 @@ export class CodeIndexRepository {
     );
   }
 
-  /** The text-search lexemes of a query's words and how many of the project's chunks hold each. */
-  termStats(projectId: string, words: string): Promise<TermStat[]> {
-    return guardDependency('database', () =>
-      this.prisma.$queryRawUnsafe<TermStat[]>(
-        `SELECT l.lexeme AS "term", coalesce(t."chunks", 0)::int AS "chunks"
-           FROM unnest(tsvector_to_array(to_tsvector('${TS_CONFIG}', $2))) AS l(lexeme)
-           LEFT JOIN "IndexTerm" t ON t."projectId" = $1::uuid AND t."term" = l.lexeme`,
-        projectId,
-        words,
-      ),
-    );
-  }
-
   /**
-   * BM25-style ranking: chunks holding any of the `seeds` lexemes are candidates (the first
-   * `pool` by ts_rank); each is scored over every query lexeme as Σ idf · tf(k1 + 1) / (tf +
-   * k1(1 − b + b·len/meanLen)), tf weighing the word's occurrences in the symbol, the path and
-   * the code by `fieldWeights` ([symbol, path, code]).
+   * BM25-style ranking, in one statement. Each query word (lexeme) weighs idf = ln(1 + (N − n +
+   * 0.5) / (n + 0.5)) by the n chunks of the N that hold it (`IndexTerm`). The candidates are the
+   * chunks holding the rarest words, as many words as keep them to `seedChunks` chunks (the first
+   * `pool` by ts_rank); each is scored over all the query's words as Σ idf · tf(k1 + 1) / (tf +
+   * k1(1 − b + b·len/meanLen)), tf counting the word's occurrences in the symbol, the path and the
+   * code by `fieldWeights` ([symbol, path, code]) and len being the chunk's distinct words.
    */
-  bestMatches(
-    projectId: string,
-    query: {
-      seeds: string[];
-      terms: string[];
-      idfs: number[];
-      meanLength: number;
-      fieldWeights: [number, number, number];
-      k1: number;
-      b: number;
-    },
-    pool: number,
-    limit: number,
-  ): Promise<RankedId[]> {
-    const [symbolWeight, pathWeight, codeWeight] = query.fieldWeights;
-    const seeds = query.seeds.map((term) => `'${term}'`).join(' | ');
+  bestMatches(projectId: string, words: string, ranking: Bm25Ranking): Promise<RankedId[]> {
+    const [symbolWeight, pathWeight, codeWeight] = ranking.fieldWeights;
+    const weights = `{${codeWeight / 4},0,${pathWeight / 4},${symbolWeight / 4}}`;
     return guardDependency('database', () =>
       this.prisma.$queryRawUnsafe<RankedId[]>(
-        `WITH cand AS (
+        `WITH words AS (
+           SELECT t."term", t."chunks"::float8 AS n,
+                  ln(1 + ($3::float8 - t."chunks" + 0.5) / (t."chunks" + 0.5)) AS idf,
+                  sum(t."chunks") OVER (ORDER BY t."chunks", t."term") AS seeded,
+                  row_number() OVER (ORDER BY t."chunks", t."term") AS rarity
+             FROM unnest(tsvector_to_array(to_tsvector('${TS_CONFIG}', $2))) AS l(lexeme)
+             JOIN "IndexTerm" t ON t."projectId" = $1::uuid AND t."term" = l.lexeme
+            WHERE t."chunks" > 0),
+         seeds AS (
+           SELECT string_agg(quote_literal(w."term"), ' | ')::tsquery AS q
+             FROM words w WHERE w.rarity = 1 OR w.seeded <= $4::int),
+         cand AS (
            SELECT c."id", c."searchVector" AS v
              FROM "IndexChunk" c
-            WHERE c."projectId" = $1::uuid AND c."searchVector" @@ $2::tsquery
-            ORDER BY ts_rank('{${codeWeight / 4},0,${pathWeight / 4},${symbolWeight / 4}}', c."searchVector", $2::tsquery, 1) DESC, c."id"
+            WHERE c."projectId" = $1::uuid AND c."searchVector" @@ (SELECT q FROM seeds)
+            ORDER BY ts_rank('${weights}', c."searchVector", (SELECT q FROM seeds), 1) DESC, c."id"
             LIMIT $5::int),
          tf AS (
-           SELECT cand."id", q.idf, length(cand.v) AS len,
+           SELECT cand."id", w.idf, length(cand.v) AS len,
                   ${symbolWeight} * cardinality(array_positions(u.weights, 'A'))
                   + ${pathWeight} * cardinality(array_positions(u.weights, 'B'))
                   + ${codeWeight} * cardinality(array_positions(u.weights, 'D')) AS f
-             FROM cand, unnest(cand.v) AS u, unnest($3::text[], $4::float8[]) AS q(term, idf)
-            WHERE u.lexeme = q.term)
-         SELECT tf."id", sum(tf.idf * tf.f * ($6::float8 + 1) /
-                    (tf.f + $6::float8 * (1 - $7::float8 + $7::float8 * tf.len / $8::float8)))::float8 AS "score"
+             FROM cand, unnest(cand.v) AS u, words w
+            WHERE u.lexeme = w."term")
+         SELECT tf."id",
+                sum(tf.idf * tf.f * ($6::float8 + 1)
+                    / (tf.f + $6::float8 * (1 - $7::float8 + $7::float8 * tf.len / $8::float8)))::float8
+                  AS "score"
            FROM tf
           GROUP BY tf."id"
           ORDER BY "score" DESC, tf."id"
           LIMIT $9::int`,
         projectId,
-        seeds,
-        query.terms,
-        query.idfs,
-        pool,
-        query.k1,
-        query.b,
-        Math.max(query.meanLength, 1),
-        limit,
+        words,
+        Math.max(ranking.chunks, 1),
+        ranking.seedChunks,
+        ranking.pool,
+        ranking.k1,
+        ranking.b,
+        Math.max(ranking.meanLength, 1),
+        ranking.limit,
       ),
     );
   }
