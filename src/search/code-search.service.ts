@@ -28,7 +28,7 @@ const SNIPPET_CHARS = 1500;
  * common word's chunks are too many to rank on every query (30–45 ms over 20k chunks).
  */
 const SEED_CHUNKS = 1500;
-const BM25_POOL = 400;
+const BM25_POOL = 200;
 /** Identifiers of one sentence looked up as symbols. */
 const MAX_NAMES = 3;
 const BM25_K1 = 1.2;
