@@ -2,7 +2,13 @@ import type { OpenedDatabase } from '../../src/database/prisma-client.factory';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { openMigrated } from '../support/migrated-database';
 import { EVAL_QUERIES } from '../support/search-eval';
-import { describeScores, evaluateBullmq, evaluateUndici } from '../support/search-eval-run';
+import {
+  describeScores,
+  evaluateBullmq,
+  evaluateMcpSdk,
+  evaluateUndici,
+} from '../support/search-eval-run';
+import { MCP_QUERIES, MCP_SDK_VERSION } from '../support/search-eval-mcp';
 import { UNDICI_QUERIES, UNDICI_VERSION } from '../support/search-eval-undici';
 
 /**
@@ -44,5 +50,12 @@ describe('retrieval quality on real codebases', () => {
     expect(scores.file.recallAt10).toBeGreaterThanOrEqual(0.9);
     expect(scores.file.mrrAt10).toBeGreaterThanOrEqual(0.75);
     expect(scores.chunk.recallAt10).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it(`reports the held-out MCP SDK check (${MCP_QUERIES.length} questions, never tuned on)`, async () => {
+    const scores = await evaluateMcpSdk(opened.prisma);
+    console.log(describeScores('MCP SDK (held out)', scores));
+    expect(scores.version).toBe(MCP_SDK_VERSION);
+    expect(scores.files).toBeGreaterThanOrEqual(80);
   });
 });

@@ -10,6 +10,7 @@ import { CodeSearchService } from '../../src/search/code-search.service';
 import {
   chunkMatch,
   copyCorpus,
+  copyMcpSdk,
   copyUndici,
   EVAL_QUERIES,
   fileMatch,
@@ -21,6 +22,7 @@ import {
   type LinedQuery,
 } from './search-eval';
 import type { SearchHitView } from '../../src/search/dto/search.view';
+import { MCP_QUERIES } from './search-eval-mcp';
 import { UNDICI_QUERIES } from './search-eval-undici';
 
 export interface SetScores {
@@ -100,13 +102,25 @@ export async function evaluateBullmq(prisma: PrismaClient): Promise<SetScores> {
 }
 
 /** The harder set over undici: file level by path, chunk level by overlapping lines. */
-export async function evaluateUndici(prisma: PrismaClient): Promise<SetScores> {
-  const corpus = copyUndici();
+export function evaluateUndici(prisma: PrismaClient): Promise<SetScores> {
+  return evaluateLined(prisma, copyUndici(), UNDICI_QUERIES);
+}
+
+/** The held-out set over the MCP SDK's compiled JavaScript, scored as the undici one. */
+export function evaluateMcpSdk(prisma: PrismaClient): Promise<SetScores> {
+  return evaluateLined(prisma, copyMcpSdk(), MCP_QUERIES);
+}
+
+async function evaluateLined(
+  prisma: PrismaClient,
+  corpus: { root: string; version: string },
+  queries: LinedQuery[],
+): Promise<SetScores> {
   try {
     const { search, files, chunks } = await indexed(prisma, corpus.root);
     const rankings: { query: LinedQuery; hits: SearchHitView[] }[] = [];
-    for (const query of UNDICI_QUERIES) rankings.push({ query, hits: await search(query.q) });
-    const kinds = [...new Set(UNDICI_QUERIES.map((query) => query.kind))];
+    for (const query of queries) rankings.push({ query, hits: await search(query.q) });
+    const kinds = [...new Set(queries.map((query) => query.kind))];
     return {
       version: corpus.version,
       files,

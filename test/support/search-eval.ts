@@ -1,7 +1,15 @@
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { git } from './code-index';
+
+/** An installed package's directory (not resolved through its `exports`, which may hide it). */
+function packageRoot(name: string): string {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
+  }
+  throw new Error(`package ${name} is not installed`);
+}
 
 /**
  * An installed package's files copied into a fresh git repository: a real codebase nobody here
@@ -12,7 +20,7 @@ export function copyPackage(
   dirs: string[],
   keep: (path: string) => boolean,
 ): { root: string; version: string } {
-  const pkg = dirname(require.resolve(`${name}/package.json`));
+  const pkg = packageRoot(name);
   const root = mkdtempSync(join(tmpdir(), 'conveyor-eval-corpus-'));
   for (const dir of dirs) {
     cpSync(join(pkg, dir), dirs.length === 1 ? root : join(root, dir), {
@@ -33,6 +41,11 @@ const notDeclarationOrMap = (source: string) =>
 /** The evaluation corpus: bullmq's published ES module build. */
 export function copyCorpus(): { root: string; version: string } {
   return copyPackage('bullmq', ['dist/esm'], notDeclarationOrMap);
+}
+
+/** The held-out corpus: the MCP TypeScript SDK's compiled CommonJS. */
+export function copyMcpSdk(): { root: string; version: string } {
+  return copyPackage('@modelcontextprotocol/sdk', ['dist/cjs'], notDeclarationOrMap);
 }
 
 /** The harder corpus: undici's hand-written CommonJS source (`lib/`, `index.js`). */
