@@ -72,26 +72,34 @@ async function indexed(
   };
 }
 
-/** The bullmq set: file level by path, chunk level by path and symbol (its answers' form). */
-export async function evaluateBullmq(prisma: PrismaClient): Promise<SetScores> {
-  const corpus = copyCorpus();
+/**
+ * Indexes the corpus, asks every query and scores the rankings: file level by `inFile`, chunk
+ * level (overall and by the query's sort) by `inChunk`.
+ */
+async function evaluate<Q extends { q: string; kind: string }>(
+  prisma: PrismaClient,
+  corpus: { root: string; version: string },
+  queries: Q[],
+  inFile: (hit: SearchHitView, query: Q) => boolean,
+  inChunk: (hit: SearchHitView, query: Q) => boolean,
+): Promise<SetScores> {
   try {
     const { search, files, chunks } = await indexed(prisma, corpus.root);
-    const rankings: { query: EvalQuery; hits: SearchHitView[] }[] = [];
-    for (const query of EVAL_QUERIES) rankings.push({ query, hits: await search(query.q) });
-    const kinds = [...new Set(EVAL_QUERIES.map((query) => query.kind))];
+    const rankings: { query: Q; hits: SearchHitView[] }[] = [];
+    for (const query of queries) rankings.push({ query, hits: await search(query.q) });
+    const kinds = [...new Set(queries.map((query) => query.kind))];
     return {
       version: corpus.version,
       files,
       chunks,
-      file: scoreBy(rankings, (hit, query) => query.answers.some((a) => a.path === hit.path)),
-      chunk: scoreBy(rankings, (hit, query) => isAnswer(hit, query.answers)),
+      file: scoreBy(rankings, inFile),
+      chunk: scoreBy(rankings, inChunk),
       byKind: Object.fromEntries(
         kinds.map((kind) => [
           kind,
           scoreBy(
             rankings.filter((ranking) => ranking.query.kind === kind),
-            (hit, query) => isAnswer(hit, query.answers),
+            inChunk,
           ),
         ]),
       ),
@@ -99,6 +107,17 @@ export async function evaluateBullmq(prisma: PrismaClient): Promise<SetScores> {
   } finally {
     rmSync(corpus.root, { recursive: true, force: true });
   }
+}
+
+/** The bullmq set: file level by path, chunk level by path and symbol (its answers' form). */
+export function evaluateBullmq(prisma: PrismaClient): Promise<SetScores> {
+  return evaluate<EvalQuery>(
+    prisma,
+    copyCorpus(),
+    EVAL_QUERIES,
+    (hit, query) => query.answers.some((answer) => answer.path === hit.path),
+    (hit, query) => isAnswer(hit, query.answers),
+  );
 }
 
 /** The harder set over undici: file level by path, chunk level by overlapping lines. */
@@ -111,35 +130,18 @@ export function evaluateMcpSdk(prisma: PrismaClient): Promise<SetScores> {
   return evaluateLined(prisma, copyMcpSdk(), MCP_QUERIES);
 }
 
-async function evaluateLined(
+function evaluateLined(
   prisma: PrismaClient,
   corpus: { root: string; version: string },
   queries: LinedQuery[],
 ): Promise<SetScores> {
-  try {
-    const { search, files, chunks } = await indexed(prisma, corpus.root);
-    const rankings: { query: LinedQuery; hits: SearchHitView[] }[] = [];
-    for (const query of queries) rankings.push({ query, hits: await search(query.q) });
-    const kinds = [...new Set(queries.map((query) => query.kind))];
-    return {
-      version: corpus.version,
-      files,
-      chunks,
-      file: scoreBy(rankings, (hit, query) => fileMatch(hit, query.answers)),
-      chunk: scoreBy(rankings, (hit, query) => chunkMatch(hit, query.answers)),
-      byKind: Object.fromEntries(
-        kinds.map((kind) => [
-          kind,
-          scoreBy(
-            rankings.filter((ranking) => ranking.query.kind === kind),
-            (hit, query) => chunkMatch(hit, query.answers),
-          ),
-        ]),
-      ),
-    };
-  } finally {
-    rmSync(corpus.root, { recursive: true, force: true });
-  }
+  return evaluate(
+    prisma,
+    corpus,
+    queries,
+    (hit, query) => fileMatch(hit, query.answers),
+    (hit, query) => chunkMatch(hit, query.answers),
+  );
 }
 
 export function describeScores(name: string, scores: SetScores): string {

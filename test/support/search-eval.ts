@@ -290,27 +290,3 @@ export function formatScores(label: string, scores: LevelScores): string {
     `MRR@10 ${scores.mrrAt10.toFixed(3)}`
   );
 }
-
-export interface Scores {
-  recallAt5: number;
-  recallAt10: number;
-  mrr: number;
-  misses: string[];
-}
-
-/** Recall@5, Recall@10 (a correct answer in the top k) and MRR over the queries' rankings. */
-export function score(rankings: { query: EvalQuery; hits: Hit[] }[]): Scores {
-  let at5 = 0;
-  let at10 = 0;
-  let reciprocal = 0;
-  const misses: string[] = [];
-  for (const { query, hits } of rankings) {
-    const rank = hits.findIndex((hit) => isAnswer(hit, query.answers));
-    if (rank >= 0 && rank < 5) at5++;
-    if (rank >= 0 && rank < 10) at10++;
-    else misses.push(query.q);
-    if (rank >= 0) reciprocal += 1 / (rank + 1);
-  }
-  const n = rankings.length;
-  return { recallAt5: at5 / n, recallAt10: at10 / n, mrr: reciprocal / n, misses };
-}
