@@ -288,22 +288,6 @@ export class CodeIndexRepository {
 
   // ---- search --------------------------------------------------------------------------------
 
-  /** Full-text candidates; `tsquery` is built from [a-z0-9_] words joined by | and &. */
-  fullText(projectId: string, tsquery: string, limit: number): Promise<RankedId[]> {
-    return guardDependency('database', () =>
-      this.prisma.$queryRawUnsafe<RankedId[]>(
-        `SELECT c."id", ts_rank(c."searchVector", q, 1)::float8 AS "score"
-           FROM "IndexChunk" c, to_tsquery('${TS_CONFIG}', $2) q
-          WHERE c."projectId" = $1::uuid AND c."searchVector" @@ q
-          ORDER BY "score" DESC, c."id"
-          LIMIT $3`,
-        projectId,
-        tsquery,
-        limit,
-      ),
-    );
-  }
-
   /**
    * BM25-style ranking, in one statement. Each query word (lexeme) weighs idf = ln(1 + (N − n +
    * 0.5) / (n + 0.5)) by the n chunks of the N that hold it (`IndexTerm`). The candidates are the

@@ -119,13 +119,13 @@ export class CodeSearchService {
         }),
       );
     }
-    // Names in a sentence (`RetryHandler resumes …`) reach the symbol lists as a lone name does.
+    // A lone identifier, which may be partial or misspelt (`changePrior`): exact and similar names.
     if (symbol !== null) {
       add(2, this.index.exactSymbols(projectId, symbol, 20));
       add(1, this.index.similarSymbols(projectId, symbol, CANDIDATES / 2));
     }
-    // A name inside a sentence: its exact symbol only; the class's members by similar name would
-    // crowd out what the sentence asks about.
+    // A name inside a sentence (`RetryHandler resumes …`): its exact symbol only; the class's
+    // members by similar name would crowd out what the sentence asks about.
     for (const name of symbol === null ? identifiersIn(q).slice(0, MAX_NAMES) : []) {
       add(1, this.index.exactSymbols(projectId, name, 5));
     }
