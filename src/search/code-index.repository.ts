@@ -48,11 +48,50 @@ export interface RankedId {
 export interface IndexState {
   indexedAt: Date | null;
   chunks: number;
+  /** Mean distinct words per chunk (0 when not known yet). */
+  termsPerChunk: number;
 }
+
+/** The parameters of the BM25-style ranking (`bestMatches`). */
+export interface Bm25Ranking {
+  /** Chunks in the project (N). */
+  chunks: number;
+  meanLength: number;
+  seedChunks: number;
+  pool: number;
+  limit: number;
+  fieldWeights: [symbol: number, path: number, code: number];
+  k1: number;
+  b: number;
+}
+
+type Tx = Pick<PrismaClient, '$executeRawUnsafe'>;
 
 /** The text-search configuration: english stems words (retries → retri) and drops stop words. */
 const TS_CONFIG = 'english';
 const CHUNK_ROWS_PER_INSERT = 400;
+
+/**
+ * Adds (sign 1) or takes away (sign -1) the chunks of these files from the project's word
+ * counts, inside the transaction that writes or removes them, so the counts never drift.
+ */
+async function countTerms(tx: Tx, projectId: string, paths: string[], sign: 1 | -1) {
+  const perTerm = `SELECT l.lexeme AS "term", count(*)::int AS "n"
+                     FROM "IndexChunk" c, unnest(tsvector_to_array(c."searchVector")) AS l(lexeme)
+                    WHERE c."projectId" = $1::uuid AND c."path" = ANY($2::text[])
+                    GROUP BY l.lexeme`;
+  await tx.$executeRawUnsafe(
+    sign === 1
+      ? `INSERT INTO "IndexTerm" ("projectId", "term", "chunks")
+         SELECT $1::uuid, s."term", s."n" FROM (${perTerm}) s
+         ON CONFLICT ("projectId", "term") DO UPDATE SET "chunks" = "IndexTerm"."chunks" + EXCLUDED."chunks"`
+      : `UPDATE "IndexTerm" t SET "chunks" = t."chunks" - s."n"
+           FROM (${perTerm}) s
+          WHERE t."projectId" = $1::uuid AND t."term" = s."term"`,
+    projectId,
+    paths,
+  );
+}
 
 /** All I/O of the code index and search (docs/indexing.md); one SQL for PostgreSQL and PGlite. */
 @Injectable()
@@ -75,9 +114,9 @@ export class CodeIndexRepository {
     return guardDependency('database', () =>
       this.prisma.$transaction(
         async (tx) => {
-          await tx.indexedFile.deleteMany({
-            where: { projectId, path: { in: files.map((file) => file.path) } },
-          });
+          const paths = files.map((file) => file.path);
+          await countTerms(tx, projectId, paths, -1);
+          await tx.indexedFile.deleteMany({ where: { projectId, path: { in: paths } } });
           await tx.indexedFile.createMany({
             data: files.map((file) => ({
               projectId,
@@ -124,6 +163,7 @@ export class CodeIndexRepository {
               ...params,
             );
           }
+          await countTerms(tx, projectId, paths, 1);
         },
         { timeout: 120_000, maxWait: 30_000 },
       ),
@@ -135,10 +175,14 @@ export class CodeIndexRepository {
     return guardDependency('database', async () => {
       let removed = 0;
       for (let i = 0; i < paths.length; i += 1000) {
-        const { count } = await this.prisma.indexedFile.deleteMany({
-          where: { projectId, path: { in: paths.slice(i, i + 1000) } },
+        const slice = paths.slice(i, i + 1000);
+        removed += await this.prisma.$transaction(async (tx) => {
+          await countTerms(tx, projectId, slice, -1);
+          const { count } = await tx.indexedFile.deleteMany({
+            where: { projectId, path: { in: slice } },
+          });
+          return count;
         });
-        removed += count;
       }
       return removed;
     });
@@ -156,11 +200,17 @@ export class CodeIndexRepository {
     chunkerVersion: number,
   ): Promise<{ files: number; chunks: number }> {
     return guardDependency('database', async () => {
-      const [files, chunks] = await Promise.all([
+      const [files, [{ chunks, termsPerChunk }]] = await Promise.all([
         this.prisma.indexedFile.count({ where: { projectId, status: 'indexed' } }),
-        this.prisma.indexChunk.count({ where: { projectId } }),
+        this.prisma.$queryRawUnsafe<{ chunks: number; termsPerChunk: number }[]>(
+          `SELECT count(*)::int AS "chunks",
+                  coalesce(avg(length("searchVector")), 0)::float8 AS "termsPerChunk"
+             FROM "IndexChunk" WHERE "projectId" = $1::uuid`,
+          projectId,
+        ),
+        this.prisma.indexTerm.deleteMany({ where: { projectId, chunks: { lte: 0 } } }),
       ]);
-      const data = { indexedAt: new Date(), chunkerVersion, files, chunks };
+      const data = { indexedAt: new Date(), chunkerVersion, files, chunks, termsPerChunk };
       await this.prisma.projectIndex.upsert({
         where: { projectId },
         create: { projectId, ...data },
@@ -175,7 +225,9 @@ export class CodeIndexRepository {
       const state = await this.prisma.projectIndex.findUnique({ where: { projectId } });
       const chunks =
         state?.chunks ?? (await this.prisma.indexChunk.count({ where: { projectId } }));
-      return state || chunks > 0 ? { indexedAt: state?.indexedAt ?? null, chunks } : null;
+      return state || chunks > 0
+        ? { indexedAt: state?.indexedAt ?? null, chunks, termsPerChunk: state?.termsPerChunk ?? 0 }
+        : null;
     });
   }
 
@@ -236,17 +288,83 @@ export class CodeIndexRepository {
 
   // ---- search --------------------------------------------------------------------------------
 
-  /** Full-text candidates; `tsquery` is built from [a-z0-9_] words joined by | and &. */
-  fullText(projectId: string, tsquery: string, limit: number): Promise<RankedId[]> {
+  /**
+   * BM25-style ranking, in one statement. Each query word (lexeme) weighs idf = ln(1 + (N − n +
+   * 0.5) / (n + 0.5)) by the n chunks of the N that hold it (`IndexTerm`). The candidates are the
+   * chunks holding the rarest words, as many words as keep them to `seedChunks` chunks (the first
+   * `pool` by ts_rank); each is scored over all the query's words as Σ idf · tf(k1 + 1) / (tf +
+   * k1(1 − b + b·len/meanLen)), tf counting the word's occurrences in the symbol, the path and the
+   * code by `fieldWeights` ([symbol, path, code]) and len being the chunk's distinct words.
+   */
+  bestMatches(projectId: string, words: string, ranking: Bm25Ranking): Promise<RankedId[]> {
+    const [symbolWeight, pathWeight, codeWeight] = ranking.fieldWeights;
+    const weights = `{${codeWeight / 4},0,${pathWeight / 4},${symbolWeight / 4}}`;
     return guardDependency('database', () =>
       this.prisma.$queryRawUnsafe<RankedId[]>(
-        `SELECT c."id", ts_rank(c."searchVector", q, 1)::float8 AS "score"
-           FROM "IndexChunk" c, to_tsquery('${TS_CONFIG}', $2) q
-          WHERE c."projectId" = $1::uuid AND c."searchVector" @@ q
-          ORDER BY "score" DESC, c."id"
-          LIMIT $3`,
+        `WITH words AS (
+           SELECT t."term", t."chunks"::float8 AS n,
+                  ln(1 + ($3::float8 - t."chunks" + 0.5) / (t."chunks" + 0.5)) AS idf,
+                  sum(t."chunks") OVER (ORDER BY t."chunks", t."term") AS seeded,
+                  row_number() OVER (ORDER BY t."chunks", t."term") AS rarity
+             FROM unnest(tsvector_to_array(to_tsvector('${TS_CONFIG}', $2))) AS l(lexeme)
+             JOIN "IndexTerm" t ON t."projectId" = $1::uuid AND t."term" = l.lexeme
+            WHERE t."chunks" > 0),
+         seeds AS (
+           SELECT string_agg(quote_literal(w."term"), ' | ')::tsquery AS q
+             FROM words w WHERE w.rarity = 1 OR w.seeded <= $4::int),
+         cand AS (
+           SELECT c."id", c."searchVector" AS v
+             FROM "IndexChunk" c
+            WHERE c."projectId" = $1::uuid AND c."searchVector" @@ (SELECT q FROM seeds)
+            ORDER BY ts_rank('${weights}', c."searchVector", (SELECT q FROM seeds), 1) DESC, c."id"
+            LIMIT $5::int),
+         tf AS (
+           SELECT cand."id", w.idf, length(cand.v) AS len,
+                  ${symbolWeight} * cardinality(array_positions(u.weights, 'A'))
+                  + ${pathWeight} * cardinality(array_positions(u.weights, 'B'))
+                  + ${codeWeight} * cardinality(array_positions(u.weights, 'D')) AS f
+             FROM cand, unnest(cand.v) AS u, words w
+            WHERE u.lexeme = w."term")
+         SELECT tf."id",
+                sum(tf.idf * tf.f * ($6::float8 + 1)
+                    / (tf.f + $6::float8 * (1 - $7::float8 + $7::float8 * tf.len / $8::float8)))::float8
+                  AS "score"
+           FROM tf
+          GROUP BY tf."id"
+          ORDER BY "score" DESC, tf."id"
+          LIMIT $9::int`,
         projectId,
-        tsquery,
+        words,
+        Math.max(ranking.chunks, 1),
+        ranking.seedChunks,
+        ranking.pool,
+        ranking.k1,
+        ranking.b,
+        Math.max(ranking.meanLength, 1),
+        ranking.limit,
+      ),
+    );
+  }
+
+  /** Chunks whose code holds the text (any case), among those holding all of its words. */
+  phraseMatches(
+    projectId: string,
+    allWords: string,
+    text: string,
+    limit: number,
+  ): Promise<RankedId[]> {
+    const escaped = text.toLowerCase().replace(/[\\%_]/g, '\\$&');
+    return guardDependency('database', () =>
+      this.prisma.$queryRawUnsafe<RankedId[]>(
+        `SELECT c."id", 1::float8 AS "score"
+           FROM "IndexChunk" c
+          WHERE c."projectId" = $1::uuid AND c."searchVector" @@ to_tsquery('${TS_CONFIG}', $2)
+            AND c."content" ILIKE '%' || $3 || '%'
+          ORDER BY c."id"
+          LIMIT $4::int`,
+        projectId,
+        allWords,
+        escaped,
         limit,
       ),
     );
@@ -289,7 +407,10 @@ export class CodeIndexRepository {
     );
   }
 
-  /** Chunks of files whose path ends with the given one (`session.ts`, `src/auth/session.ts`). */
+  /**
+   * Chunks of files whose path ends with the given one (`session.ts`, `src/auth/session.ts`),
+   * found in the file catalog (one row per file) rather than by scanning every chunk.
+   */
   pathMatches(projectId: string, path: string, limit: number): Promise<RankedId[]> {
     const lower = path.toLowerCase();
     const escaped = lower.replace(/[\\%_]/g, '\\$&');
@@ -298,7 +419,9 @@ export class CodeIndexRepository {
         `SELECT c."id", 1::float8 AS "score"
            FROM "IndexChunk" c
           WHERE c."projectId" = $1::uuid
-            AND (lower(c."path") = $2 OR lower(c."path") LIKE '%/' || $3)
+            AND c."path" IN (SELECT f."path" FROM "IndexedFile" f
+                              WHERE f."projectId" = $1::uuid
+                                AND (lower(f."path") = $2 OR lower(f."path") LIKE '%/' || $3))
           ORDER BY c."path", c."startLine"
           LIMIT $4`,
         projectId,

@@ -2,15 +2,39 @@ import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { isUuid } from '../common/ids';
 import { EmbeddingsService, EmbeddingsUnavailableError } from '../llm/embeddings.service';
 import { ProjectRepository } from '../projects/project.repository';
-import { CodeIndexRepository, type ChunkRow, type RankedId } from './code-index.repository';
+import {
+  CodeIndexRepository,
+  type ChunkRow,
+  type IndexState,
+  type RankedId,
+} from './code-index.repository';
 import type { SearchHitView, SearchResultView } from './dto/search.view';
-import { looksLikePath, queryWords, symbolOf } from './identifier-words';
+import {
+  contentWords,
+  identifiersIn,
+  looksLikePath,
+  phraseOf,
+  queryWords,
+  symbolOf,
+} from './identifier-words';
 
 /** Reciprocal-rank constant: the usual 60 keeps one list's top hit from drowning the others. */
 const RRF_K = 60;
 const CANDIDATES = 100;
 const SNIPPET_LINES = 20;
 const SNIPPET_CHARS = 1500;
+/**
+ * The BM25 candidates come from the rarest query words holding at most this many chunks: a
+ * common word's chunks are too many to rank on every query (30–45 ms over 20k chunks).
+ */
+const SEED_CHUNKS = 1500;
+const BM25_POOL = 200;
+/** Identifiers of one sentence looked up as symbols. */
+const MAX_NAMES = 3;
+const BM25_K1 = 1.2;
+const BM25_B = 0.5;
+/** How much one occurrence of a word counts in a chunk's symbol, path and code. */
+const FIELD_WEIGHTS: [number, number, number] = [3, 1, 1];
 /** Projects whose vectors stay in memory between queries. */
 const VECTOR_CACHE_SIZE = 8;
 
@@ -44,13 +68,16 @@ export class CodeSearchService {
     q: string,
     limit: number,
   ): Promise<SearchResultView> {
-    const project = isUuid(projectId) ? await this.projects.findForOwner(projectId, ownerId) : null;
+    if (!isUuid(projectId)) throw new NotFoundException(`project ${projectId} not found`);
+    const [project, state] = await Promise.all([
+      this.projects.findForOwner(projectId, ownerId),
+      this.index.state(projectId),
+    ]);
     if (!project) throw new NotFoundException(`project ${projectId} not found`);
-    const state = await this.index.state(projectId);
     const indexedAt = state?.indexedAt?.toISOString() ?? null;
     if (!state || state.chunks === 0) return { items: [], indexedAt };
 
-    const lists = await this.candidates(projectId, q.trim(), state.indexedAt?.getTime() ?? 0);
+    const lists = await this.candidates(projectId, q.trim(), state);
     const scores = new Map<bigint, number>();
     for (const list of lists) {
       list.ids.forEach(({ id }, rank) => {
@@ -70,23 +97,43 @@ export class CodeSearchService {
     return { items: mergeOverlapping(ranked).slice(0, limit), indexedAt };
   }
 
-  private async candidates(projectId: string, q: string, version: number): Promise<RankedList[]> {
+  private async candidates(projectId: string, q: string, state: IndexState): Promise<RankedList[]> {
+    const version = state.indexedAt?.getTime() ?? 0;
     const words = queryWords(q);
     const symbol = symbolOf(q);
     const lists: Promise<RankedList>[] = [];
     const add = (weight: number, ids: Promise<RankedId[]>) =>
       lists.push(ids.then((found) => ({ ids: found, weight })));
     if (words.length > 0) {
-      // An identifier alone may be unfinished (`changePrior`): it and its last part also match
-      // as prefixes (changeprior:* reaches changePriority).
-      const last = words.length - 1;
-      const terms = words.map((word, i) =>
-        symbol !== null && (i === 0 || i === last) && word.length >= 3 ? `${word}:*` : word,
+      add(
+        1,
+        this.index.bestMatches(projectId, contentWords(words).join(' '), {
+          chunks: state.chunks,
+          meanLength: state.termsPerChunk || 100,
+          seedChunks: SEED_CHUNKS,
+          pool: BM25_POOL,
+          limit: CANDIDATES,
+          fieldWeights: FIELD_WEIGHTS,
+          k1: BM25_K1,
+          b: BM25_B,
+        }),
       );
-      add(1, this.index.fullText(projectId, terms.join(' | '), CANDIDATES));
     }
-    if (q.length <= 200) add(1, this.index.similarSymbols(projectId, symbol ?? q, CANDIDATES / 2));
-    if (symbol !== null) add(2, this.index.exactSymbols(projectId, symbol, 20));
+    // A lone identifier, which may be partial or misspelt (`changePrior`): exact and similar names.
+    if (symbol !== null) {
+      add(2, this.index.exactSymbols(projectId, symbol, 20));
+      add(1, this.index.similarSymbols(projectId, symbol, CANDIDATES / 2));
+    }
+    // A name inside a sentence (`RetryHandler resumes …`): its exact symbol only; the class's
+    // members by similar name would crowd out what the sentence asks about.
+    for (const name of symbol === null ? identifiersIn(q).slice(0, MAX_NAMES) : []) {
+      add(1, this.index.exactSymbols(projectId, name, 5));
+    }
+    const phrase = symbol === null ? phraseOf(q) : null;
+    const phraseWords = phrase === null ? [] : queryWords(phrase);
+    if (phrase !== null && phraseWords.length > 0) {
+      add(2, this.index.phraseMatches(projectId, phraseWords.join(' & '), phrase, 20));
+    }
     if (looksLikePath(q)) add(2, this.index.pathMatches(projectId, q.replace(/^\.?\//, ''), 20));
     if (this.embeddings.enabled) {
       // The provider being down must not take search down: the lexical lists still answer.

@@ -1,4 +1,12 @@
-import { identifierWords, looksLikePath, queryWords, symbolOf } from './identifier-words';
+import {
+  contentWords,
+  identifierWords,
+  identifiersIn,
+  looksLikePath,
+  phraseOf,
+  queryWords,
+  symbolOf,
+} from './identifier-words';
 
 describe('identifierWords', () => {
   it.each([
@@ -39,4 +47,31 @@ describe('symbolOf / looksLikePath', () => {
     ['parseConfig', false],
     ['retry a job', false],
   ])('looksLikePath(%s)', (query, path) => expect(looksLikePath(query)).toBe(path));
+});
+
+describe('query analysis', () => {
+  it.each([
+    ['RetryHandler resumes a partial download', ['RetryHandler']],
+    ['kNeedDrain in the pool when every client is busy', ['kNeedDrain']],
+    ['what `dump` does and parse_headers()', ['dump', 'parse_headers']],
+    ['Queue.add with a delay', ['add']],
+    ['Headers and a retry of the request', []],
+  ])('identifiersIn(%s)', (query, names) => expect(identifiersIn(query)).toEqual(names));
+
+  it.each([
+    [
+      '"Body is unusable: Body has already been read"',
+      'Body is unusable: Body has already been read',
+    ],
+    ["the message 'invalid opts' of request", 'invalid opts'],
+    ['SocketError: other side closed', 'other side closed'],
+    ['Invalid affinity. Must be either 4 or 6', 'Invalid affinity. Must be either 4 or 6'],
+    ['where is a retry decided', null],
+    ['parseConfig', null],
+  ])('phraseOf(%s)', (query, phrase) => expect(phraseOf(query)).toBe(phrase));
+
+  it('drops the words that only frame a question, unless nothing else is left', () => {
+    expect(contentWords(['where', 'retry', 'decided'])).toEqual(['retry']);
+    expect(contentWords(['where', 'decided'])).toEqual(['where', 'decided']);
+  });
 });

@@ -299,6 +299,26 @@ describe.each([postgres(), pglite()])('code index on $name', (backend) => {
     expect((await search.search(OWNER, projectId, 'untrackedHelper', 10)).items).toEqual([]);
   });
 
+  it('keeps the word counts that weigh query words equal to the chunks, across edits and removals', async () => {
+    const counted = await prisma.indexTerm.findMany({
+      where: { projectId },
+      select: { term: true, chunks: true },
+      orderBy: { term: 'asc' },
+    });
+    const recomputed = await prisma.$queryRawUnsafe<{ term: string; chunks: number }[]>(
+      `SELECT l.lexeme AS "term", count(*)::int AS "chunks"
+         FROM "IndexChunk" c, unnest(tsvector_to_array(c."searchVector")) AS l(lexeme)
+        WHERE c."projectId" = $1::uuid
+        GROUP BY l.lexeme ORDER BY l.lexeme`,
+      projectId,
+    );
+    expect(recomputed.length).toBeGreaterThan(20);
+    expect(counted).toEqual(recomputed);
+    expect(await prisma.projectIndex.findUnique({ where: { projectId } })).toMatchObject({
+      termsPerChunk: expect.any(Number),
+    });
+  });
+
   it('embeds only new contents, and a rename re-uses the embeddings', async () => {
     const first = await run(withEmbeddings);
     const contents = await prisma.indexChunk.findMany({

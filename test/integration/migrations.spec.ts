@@ -118,6 +118,7 @@ describe('applyMigrations on PostgreSQL', () => {
     expect(tables.map((t) => t.table_name)).toEqual([
       'ChunkEmbedding',
       'IndexChunk',
+      'IndexTerm',
       'IndexedFile',
       'Job',
       'JobEvent',

@@ -1,24 +1,56 @@
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { git } from './code-index';
 
+/** An installed package's directory (not resolved through its `exports`, which may hide it). */
+function packageRoot(name: string): string {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
+  }
+  throw new Error(`package ${name} is not installed`);
+}
+
 /**
- * The evaluation corpus: bullmq's published ES module build (its version pinned by
- * package-lock.json), a real codebase nobody here wrote, copied into a fresh git repository.
+ * An installed package's files copied into a fresh git repository: a real codebase nobody here
+ * wrote, at the version package-lock.json pins (returned, for the caller to assert).
  */
-export function copyCorpus(): { root: string; version: string } {
-  const pkg = dirname(require.resolve('bullmq/package.json'));
+export function copyPackage(
+  name: string,
+  dirs: string[],
+  keep: (path: string) => boolean,
+): { root: string; version: string } {
+  const pkg = packageRoot(name);
   const root = mkdtempSync(join(tmpdir(), 'conveyor-eval-corpus-'));
-  cpSync(join(pkg, 'dist/esm'), root, {
-    recursive: true,
-    filter: (source) => !source.endsWith('.d.ts') && !source.endsWith('.map'),
-  });
+  for (const dir of dirs) {
+    cpSync(join(pkg, dir), dirs.length === 1 ? root : join(root, dir), {
+      recursive: true,
+      filter: (source) => keep(source),
+    });
+  }
   git(root, 'init', '-q', '-b', 'main');
   const { version } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as {
     version: string;
   };
   return { root, version };
+}
+
+const notDeclarationOrMap = (source: string) =>
+  !source.endsWith('.d.ts') && !source.endsWith('.map');
+
+/** The evaluation corpus: bullmq's published ES module build. */
+export function copyCorpus(): { root: string; version: string } {
+  return copyPackage('bullmq', ['dist/esm'], notDeclarationOrMap);
+}
+
+/** The held-out corpus: the MCP TypeScript SDK's compiled CommonJS. */
+export function copyMcpSdk(): { root: string; version: string } {
+  return copyPackage('@modelcontextprotocol/sdk', ['dist/cjs'], notDeclarationOrMap);
+}
+
+/** The harder corpus: undici's hand-written CommonJS source (`lib/`, `index.js`). */
+export function copyUndici(): { root: string; version: string } {
+  return copyPackage('undici', ['lib', 'index.js', 'index-fetch.js'], notDeclarationOrMap);
 }
 
 export interface Answer {
@@ -191,26 +223,70 @@ export function isAnswer(hit: Hit, answers: Answer[]): boolean {
   );
 }
 
-export interface Scores {
+/** An answer given as a file and the lines (1-based, inclusive) that answer the question. */
+export interface LinedAnswer {
+  path: string;
+  lines: [number, number];
+}
+
+export interface LinedQuery {
+  q: string;
+  kind: 'behaviour' | 'identifier+words' | 'where' | 'error';
+  answers: LinedAnswer[];
+}
+
+export interface LinedHit {
+  path: string;
+  startLine: number;
+  endLine: number;
+  symbol?: string;
+}
+
+/** File level: the hit is in an answer's file; chunk level: its lines overlap an answer's. */
+export function fileMatch(hit: LinedHit, answers: LinedAnswer[]): boolean {
+  return answers.some((answer) => hit.path === answer.path);
+}
+
+export function chunkMatch(hit: LinedHit, answers: LinedAnswer[]): boolean {
+  return answers.some(
+    (answer) =>
+      hit.path === answer.path &&
+      hit.startLine <= answer.lines[1] &&
+      hit.endLine >= answer.lines[0],
+  );
+}
+
+export interface LevelScores {
   recallAt5: number;
   recallAt10: number;
-  mrr: number;
+  mrrAt10: number;
   misses: string[];
 }
 
-/** Recall@5, Recall@10 (a correct answer in the top k) and MRR over the queries' rankings. */
-export function score(rankings: { query: EvalQuery; hits: Hit[] }[]): Scores {
+/** Recall@5, Recall@10 and MRR@10 of rankings, a hit being correct when `correct` says so. */
+export function scoreBy<Q extends { q: string }, H>(
+  rankings: { query: Q; hits: H[] }[],
+  correct: (hit: H, query: Q) => boolean,
+): LevelScores {
   let at5 = 0;
   let at10 = 0;
   let reciprocal = 0;
   const misses: string[] = [];
   for (const { query, hits } of rankings) {
-    const rank = hits.findIndex((hit) => isAnswer(hit, query.answers));
+    const rank = hits.slice(0, 10).findIndex((hit) => correct(hit, query));
     if (rank >= 0 && rank < 5) at5++;
-    if (rank >= 0 && rank < 10) at10++;
-    else misses.push(query.q);
-    if (rank >= 0) reciprocal += 1 / (rank + 1);
+    if (rank >= 0) {
+      at10++;
+      reciprocal += 1 / (rank + 1);
+    } else misses.push(query.q);
   }
-  const n = rankings.length;
-  return { recallAt5: at5 / n, recallAt10: at10 / n, mrr: reciprocal / n, misses };
+  const n = rankings.length || 1;
+  return { recallAt5: at5 / n, recallAt10: at10 / n, mrrAt10: reciprocal / n, misses };
+}
+
+export function formatScores(label: string, scores: LevelScores): string {
+  return (
+    `${label}: R@5 ${scores.recallAt5.toFixed(3)}, R@10 ${scores.recallAt10.toFixed(3)}, ` +
+    `MRR@10 ${scores.mrrAt10.toFixed(3)}`
+  );
 }

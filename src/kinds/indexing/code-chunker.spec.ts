@@ -49,17 +49,35 @@ describe('CodeChunker', () => {
       );
     const source = ['class Big {', '  field = 1;', ...[1, 2, 3, 4, 5].map(method), '}'].join('\n');
     const chunks = await chunker.chunk('big.js', source);
+    // The class's header joins its first method; its closing brace is no chunk of its own.
     expect(symbols(chunks)).toEqual([
-      'Big',
       'Big.method1',
       'Big.method2',
       'Big.method3',
       'Big.method4',
       'Big.method5',
-      'Big',
     ]);
+    expect(chunks[0]).toMatchObject({ startLine: 1 });
+    expect(chunks[0].content).toContain('class Big {');
     for (const chunk of chunks)
       expect(chunk.endLine - chunk.startLine + 1).toBeLessThanOrEqual(MAX_CHUNK_LINES);
+  });
+
+  it('leaves no chunk that is only braces or a source-map line', async () => {
+    const method = (n: number) =>
+      [`  m${n}() {`, ...Array.from({ length: 40 }, (_, i) => `    f(${i});`), '  }'].join('\n');
+    const source = [
+      'export class Big {',
+      ...[1, 2, 3].map(method),
+      '}',
+      '',
+      'export default Big;',
+      '//# sourceMappingURL=big.js.map',
+    ].join('\n');
+    const chunks = await chunker.chunk('big.js', source);
+    expect(symbols(chunks)).toEqual(['Big.m1', 'Big.m2', 'Big.m3']);
+    expect(chunks.at(-1)!.content).toContain('export default Big;');
+    for (const chunk of chunks) expect(chunk.content.trim()).not.toMatch(/^[}\s]*$/);
   });
 
   it.each([

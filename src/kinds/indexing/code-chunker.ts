@@ -3,7 +3,7 @@ import { dirname, extname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 
 /** Bump when chunk boundaries or contents change: every file is chunked again on the next run. */
-export const CHUNKER_VERSION = 1;
+export const CHUNKER_VERSION = 2;
 
 /** A chunk never spans more lines or characters than this. */
 export const MAX_CHUNK_LINES = 120;
@@ -148,7 +148,14 @@ interface Span {
   start: number;
   end: number;
   symbol: string | null;
+  /** Lines between units (not a unit of its own). */
+  gap?: boolean;
 }
+
+/** A gap this small (a class's header, a trailing export) joins the unit beside it. */
+const SMALL_GAP_LINES = 3;
+const SOURCE_MAP_LINE = /^\s*\/\/[#@]\s*source(?:Mapping)?URL=/;
+const WORD = /[A-Za-z0-9_$]/;
 
 /** Splits source into chunks: syntactic units where a grammar is known, line windows otherwise. */
 export class CodeChunker {
@@ -165,7 +172,7 @@ export class CodeChunker {
       if (!tree) return this.toChunks(lines, windows(lines));
       try {
         const spans = collectSpans(tree.rootNode, null, grammar, lines);
-        return this.toChunks(lines, fillGaps(spans, 0, lines.length - 1, null, lines));
+        return this.toChunks(lines, tidy(fillGaps(spans, 0, lines.length - 1, null, lines), lines));
       } finally {
         tree.delete();
       }
@@ -309,7 +316,7 @@ function gapWindows(from: number, to: number, symbol: string | null, lines: stri
       end++;
       chars += lines[end].length + 1;
     }
-    spans.push({ start, end, symbol });
+    spans.push({ start, end, symbol, gap: true });
     start = end + 1;
   }
   return spans.filter(
@@ -319,6 +326,51 @@ function gapWindows(from: number, to: number, symbol: string | null, lines: stri
         .join('')
         .trim() !== '',
   );
+}
+
+/** Whether lines hold code or text of their own: not only braces or a source-map comment. */
+function hasWords(lines: string[], start: number, end: number): boolean {
+  for (let i = start; i <= end; i++) {
+    if (!SOURCE_MAP_LINE.test(lines[i]) && WORD.test(lines[i])) return true;
+  }
+  return false;
+}
+
+/**
+ * Spans as chunks should be: a gap of only braces or a source-map line is dropped (a closing
+ * `}` would otherwise be a chunk carrying its class's name), and a small gap joins the unit right
+ * after it when inside a split unit (a class's header goes with its first member) or the unit
+ * right before it (a trailing export); a file's first lines (imports) stay a chunk of their own.
+ */
+function tidy(spans: Span[], lines: string[]): Span[] {
+  const kept = spans.filter((span) => !span.gap || hasWords(lines, span.start, span.end));
+  const out: Span[] = [];
+  for (let i = 0; i < kept.length; i++) {
+    const span = kept[i];
+    if (!span.gap || span.end - span.start + 1 > SMALL_GAP_LINES) {
+      out.push(span);
+      continue;
+    }
+    const next = kept[i + 1];
+    const inside = span.symbol !== null;
+    if (
+      inside &&
+      next &&
+      !next.gap &&
+      next.start <= span.end + 1 &&
+      fits(span.start, next.end, lines)
+    ) {
+      kept[i + 1] = { ...next, start: span.start };
+      continue;
+    }
+    const previous = out.at(-1);
+    if (previous && previous.end >= span.start - 2 && fits(previous.start, span.end, lines)) {
+      out[out.length - 1] = { ...previous, end: span.end };
+      continue;
+    }
+    out.push(span);
+  }
+  return out;
 }
 
 /** Overlapping line windows, for files no grammar covers; bounded in lines and characters. */
