@@ -104,6 +104,8 @@ export interface Project {
   defaultBranch: string;
   status: ProjectStatus;
   error: string | null;
+  /** Whether the project holds its own GitHub token (which is never returned). */
+  hasGithubToken: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -112,6 +114,8 @@ export interface CreateProjectRequest {
   name: string;
   repoUrl?: string;
   defaultBranch?: string;
+  /** The project's own GitHub token, for its clone and pull requests; stored encrypted. */
+  githubToken?: string;
 }
 
 export interface QueueStats {

@@ -9,6 +9,7 @@ import { parseLlmConfig, type LlmConfig } from './llm.config';
 import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.config';
 import { parseOperationsConfig, type OperationsConfig } from './operations.config';
 import { parseWriteBatchConfig, type WriteBatchConfig } from './write-batch.config';
+import { parseSecretsConfig, type SecretsConfig } from './secrets.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -54,6 +55,8 @@ export interface AppConfig {
   cloneTimeoutMs: number;
   testExecution: TestExecutionConfig;
   prCreation: PrCreationConfig;
+  /** SECRETS_KEY, SECRETS_KEY_PREVIOUS: projects' stored credentials (docs/credentials.md). */
+  secrets: SecretsConfig;
   externalKinds: ExternalKindConfig[];
   mcp: McpConfig;
   reliability: ReliabilityConfig;
@@ -151,6 +154,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     cloneTimeoutMs: int(env, 'GIT_CLONE_TIMEOUT_MS', 10 * MINUTE, 1000, 86_400_000),
     testExecution: testExecutionConfig(env),
     prCreation: parsePrCreationConfig(env, allowLocalRepos),
+    secrets: parseSecretsConfig(env),
     externalKinds: parseExternalKinds(env, prefix, timeoutMs),
     mcp: parseMcpConfig(env),
     reliability: parseReliabilityConfig(env),

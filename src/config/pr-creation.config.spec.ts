@@ -55,7 +55,10 @@ describe('pr-creation configuration', () => {
       { GITHUB_API_URL: 'https://u:p@ghe.example.com/api/v3' },
       'GITHUB_API_URL must not carry credentials',
     ],
-    [{ GITHUB_TOKEN: 'has a space' }, 'GITHUB_TOKEN must be printable ASCII without spaces'],
+    [
+      { GITHUB_TOKEN: 'has a space' },
+      'GITHUB_TOKEN must be 1-1000 printable ASCII characters without spaces',
+    ],
     [{ GIT_AUTHOR_NAME: 'Evil <x@y>' }, 'GIT_AUTHOR_NAME must be 1-200 characters'],
     [{ GIT_AUTHOR_EMAIL: 'nobody' }, 'GIT_AUTHOR_EMAIL must be an e-mail address (got "nobody")'],
   ])('refuses %j', (env, message) => {

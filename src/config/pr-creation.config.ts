@@ -8,15 +8,13 @@ export interface PrCreationConfig {
   authorEmail: string;
 }
 
+/** What a GitHub token may be, server-wide or a project's: it goes into an HTTP header. */
+export const GITHUB_TOKEN_PATTERN = /^[\x21-\x7e]{1,1000}$/;
+export const GITHUB_TOKEN_RULE = '1-1000 printable ASCII characters without spaces';
+
 /** GITHUB_TOKEN, GITHUB_API_URL, GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL (docs/pr-creation.md). */
 export function parsePrCreationConfig(env: Env, allowLocalRepos: boolean): PrCreationConfig {
-  const githubToken = text(
-    env,
-    'GITHUB_TOKEN',
-    /^[\x21-\x7e]{1,1000}$/,
-    'printable ASCII without spaces',
-    true,
-  );
+  const githubToken = text(env, 'GITHUB_TOKEN', GITHUB_TOKEN_PATTERN, GITHUB_TOKEN_RULE, true);
   // The token travels to it: plain http only for loopback tests, as for repositories.
   const githubApiUrl = url(
     env,

@@ -52,6 +52,18 @@ export function stderrReason(stderr: string): string {
   return lines.slice(-3).join(' ');
 }
 
+/**
+ * A GitHub token as GitHub takes it over HTTPS (Basic, user x-access-token), as an extra header
+ * for this repository's URL only, for GitRunOptions.config: in the environment of the one git
+ * command that needs it, never in argv or .git/config. An ssh URL gets none (the worker's own
+ * ssh keys apply).
+ */
+export function githubAuthConfig(repoUrl: string, token: string): Record<string, string> {
+  if (!/^https?:\/\//.test(repoUrl)) return {};
+  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
+  return { [`http.${repoUrl}.extraHeader`]: `Authorization: Basic ${basic}` };
+}
+
 function redact(text: string, secrets: readonly string[]): string {
   return secrets.filter((s) => s !== '').reduce((out, s) => out.split(s).join('***'), text);
 }

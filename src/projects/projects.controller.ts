@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -11,6 +11,7 @@ import type { Response } from 'express';
 import { CurrentUser } from '../auth/auth.decorators';
 import type { AuthUser } from '../auth/jwt.service';
 import { CreateProjectDto } from './dto/create-project.dto';
+import { ProjectCredentialsDto } from './dto/project-credentials.dto';
 import { ProjectView } from './dto/project.view';
 import { ProjectsService } from './projects.service';
 
@@ -51,5 +52,28 @@ export class ProjectsController {
   @ApiNoContentResponse()
   async delete(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<void> {
     await this.projects.delete(user.id, id);
+  }
+
+  @Put(':id/credentials')
+  @ApiOperation({
+    summary: "Store the project's own GitHub token (encrypted; 501 without SECRETS_KEY)",
+  })
+  @ApiOkResponse({ type: ProjectView })
+  async setCredentials(
+    @CurrentUser() user: AuthUser,
+    @Param('id') id: string,
+    @Body() body: ProjectCredentialsDto,
+  ): Promise<ProjectView> {
+    return ProjectView.from(await this.projects.setCredentials(user.id, id, body.githubToken));
+  }
+
+  @Delete(':id/credentials')
+  @ApiOperation({ summary: "Remove the project's own GitHub token" })
+  @ApiOkResponse({ type: ProjectView })
+  async deleteCredentials(
+    @CurrentUser() user: AuthUser,
+    @Param('id') id: string,
+  ): Promise<ProjectView> {
+    return ProjectView.from(await this.projects.deleteCredentials(user.id, id));
   }
 }

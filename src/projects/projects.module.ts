@@ -1,6 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { JobProjects } from '../core/job-projects';
 import { GitCli } from './git-cli';
+import { ProjectCredentialsService } from './project-credentials.service';
 import { ProjectRepository } from './project.repository';
 import { ProjectsController } from './projects.controller';
 import { ProjectsService } from './projects.service';
@@ -18,10 +19,17 @@ export class ProjectsModule {
         { provide: JobProjects, useExisting: ProjectRepository },
         GitCli,
         WorkspaceService,
+        ProjectCredentialsService,
         ...(api ? [ProjectsService] : []),
       ],
       controllers: api ? [ProjectsController] : [],
-      exports: [ProjectRepository, JobProjects, GitCli, WorkspaceService],
+      exports: [
+        ProjectRepository,
+        JobProjects,
+        GitCli,
+        WorkspaceService,
+        ProjectCredentialsService,
+      ],
     };
   }
 }

@@ -6,11 +6,13 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  NotImplementedException,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Project } from '../generated/prisma/client';
 import type { CreateProjectDto } from './dto/create-project.dto';
+import { ProjectCredentialsService } from './project-credentials.service';
 import { ProjectRepository } from './project.repository';
 import { repoUrlProblem } from './repo-url';
 import { WorkspaceService } from './workspace.service';
@@ -24,6 +26,7 @@ export class ProjectsService implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly projects: ProjectRepository,
     private readonly workspaces: WorkspaceService,
+    private readonly credentials: ProjectCredentialsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -38,6 +41,7 @@ export class ProjectsService implements OnApplicationBootstrap {
       const problem = repoUrlProblem(body.repoUrl, this.config.allowLocalRepos);
       if (problem) throw new BadRequestException(problem);
     }
+    if (body.githubToken !== undefined) this.assertCanStoreCredentials();
     const id = randomUUID();
     const workspacePath = this.workspaces.pathFor(id);
     const project = await this.projects.create({
@@ -48,6 +52,8 @@ export class ProjectsService implements OnApplicationBootstrap {
       defaultBranch: body.defaultBranch ?? 'main',
       workspacePath,
       status: body.repoUrl === undefined ? 'ready' : 'cloning',
+      githubToken:
+        body.githubToken === undefined ? undefined : this.credentials.seal(id, body.githubToken),
     });
     if (body.repoUrl === undefined) {
       try {
@@ -58,8 +64,21 @@ export class ProjectsService implements OnApplicationBootstrap {
       }
       return project;
     }
-    void this.cloneInBackground(project, body.repoUrl, body.defaultBranch);
+    void this.cloneInBackground(project, body.repoUrl, body.defaultBranch, body.githubToken);
     return project;
+  }
+
+  /** Stores the project's own GitHub token (sealed), replacing any it had. */
+  async setCredentials(ownerId: string, id: string, githubToken: string): Promise<Project> {
+    const project = await this.get(ownerId, id);
+    this.assertCanStoreCredentials();
+    const sealed = this.credentials.seal(project.id, githubToken);
+    return this.stillThere(id, await this.projects.setGithubToken(project.id, sealed));
+  }
+
+  async deleteCredentials(ownerId: string, id: string): Promise<Project> {
+    const project = await this.get(ownerId, id);
+    return this.stillThere(id, await this.projects.setGithubToken(project.id, null));
   }
 
   async get(ownerId: string, id: string): Promise<Project> {
@@ -85,9 +104,32 @@ export class ProjectsService implements OnApplicationBootstrap {
     await this.workspaces.remove(project.workspacePath);
   }
 
-  private async cloneInBackground(project: Project, url: string, branch?: string): Promise<void> {
+  private assertCanStoreCredentials(): void {
+    if (!this.credentials.canStore) {
+      throw new NotImplementedException(
+        'storing a githubToken needs SECRETS_KEY set on the server (32 bytes as 64 hex digits or base64; docs/credentials.md)',
+      );
+    }
+  }
+
+  private stillThere(id: string, project: Project | null): Project {
+    if (!project) throw new NotFoundException(`project ${id} not found`);
+    return project;
+  }
+
+  private async cloneInBackground(
+    project: Project,
+    url: string,
+    branch: string | undefined,
+    githubToken: string | undefined,
+  ): Promise<void> {
     try {
-      const checkedOut = await this.workspaces.clone(url, project.workspacePath, branch);
+      const checkedOut = await this.workspaces.clone(
+        url,
+        project.workspacePath,
+        branch,
+        githubToken,
+      );
       await this.projects.setStatus(project.id, 'ready', { defaultBranch: checkedOut });
     } catch (error) {
       const reason = (error as Error).message;

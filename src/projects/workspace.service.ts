@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { GitCli } from './git-cli';
+import { GitCli, githubAuthConfig } from './git-cli';
 
 /** The on-disk git workspaces of projects, one directory each under WORKSPACES_DIR. */
 @Injectable()
@@ -21,20 +21,20 @@ export class WorkspaceService {
     await this.git(['init', '--quiet', '--initial-branch', branch, path]);
   }
 
-  /** Clones into path; returns the branch checked out. */
-  async clone(url: string, path: string, branch: string | undefined): Promise<string> {
+  /** Clones into path, with the project's GitHub token if it has one; returns the branch. */
+  async clone(
+    url: string,
+    path: string,
+    branch: string | undefined,
+    githubToken?: string,
+  ): Promise<string> {
     await mkdir(this.config.workspacesDir, { recursive: true });
     const branchArgs = branch ? ['--branch', branch] : [];
-    await this.git([
-      '-c',
-      'credential.helper=',
-      'clone',
-      '--quiet',
-      ...branchArgs,
-      '--',
-      url,
-      path,
-    ]);
+    const auth = githubToken === undefined ? {} : githubAuthConfig(url, githubToken);
+    await this.gitCli.output(
+      ['-c', 'credential.helper=', 'clone', '--quiet', ...branchArgs, '--', url, path],
+      { config: auth, redact: githubToken === undefined ? [] : [githubToken] },
+    );
     return (await this.git(['-C', path, 'symbolic-ref', '--short', 'HEAD'])).trim();
   }
 

@@ -24,6 +24,7 @@ const PROJECT_KEYS = [
   'createdAt',
   'defaultBranch',
   'error',
+  'hasGithubToken',
   'id',
   'name',
   'repoUrl',

@@ -81,7 +81,7 @@ export class Api {
   readonly auth: string;
 
   constructor(
-    private readonly stack: TestStack,
+    private readonly stack: Pick<TestStack, 'http'>,
     readonly user: string,
     roles: string[] = [],
   ) {

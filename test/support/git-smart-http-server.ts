@@ -19,12 +19,15 @@ export function basicTokenAuth(token: string): string {
 /**
  * A git smart-HTTP server on loopback: a small Node http server that runs git's own
  * `git http-backend` (CGI) per request over the bare repositories under root. Fetching is
- * open; pushing needs `Authorization: Basic x-access-token:<token>` (401 otherwise).
+ * open unless `private` is set; pushing needs `Authorization: Basic x-access-token:<token>`
+ * (401 otherwise).
  */
 export class GitSmartHttpServer {
   readonly requests: GitHttpRequest[] = [];
   /** Called on each request before it is answered, while the client's git still runs. */
   onRequest?: (request: GitHttpRequest) => void;
+  /** Fetching (clone, fetch, ls-remote) needs the token too, as for a private repository. */
+  private = false;
   private readonly sockets = new Set<Socket>();
   private constructor(
     private readonly server: Server,
@@ -75,7 +78,7 @@ export class GitSmartHttpServer {
     this.requests.push(request);
     this.onRequest?.(request);
     const authorized = authorization === basicTokenAuth(this.token);
-    if (service === 'git-receive-pack' && !authorized) {
+    if ((service === 'git-receive-pack' || this.private) && !authorized) {
       req.resume();
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="fixture"' }).end('unauthorized\n');
       return;

@@ -1,11 +1,20 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
+import { SecretUnreadableError } from '../../common/secret-box';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { JobCancelledError, NonRetryableJobError } from '../../core/job.errors';
 import type { JobContext, JobProcessor } from '../../core/job.types';
-import { GitCli, GitError, type GitOutput, type GitRunOptions } from '../../projects/git-cli';
+import type { Project } from '../../generated/prisma/client';
+import {
+  GitCli,
+  GitError,
+  githubAuthConfig,
+  type GitOutput,
+  type GitRunOptions,
+} from '../../projects/git-cli';
 import { checkBranchName } from '../../projects/git-ref';
+import { ProjectCredentialsService } from '../../projects/project-credentials.service';
 import { ProjectRepository } from '../../projects/project.repository';
 import { ownerAndRepo, repoUrlProblem } from '../../projects/repo-url';
 import type { PrCreationParams } from './pr-creation.params';
@@ -51,29 +60,21 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly gitCli: GitCli,
     private readonly projects: ProjectRepository,
+    private readonly credentials: ProjectCredentialsService,
     private readonly hosts: PullRequestHostFactory,
   ) {}
 
   async process(ctx: JobContext<PrCreationParams>): Promise<PrCreationResult> {
     const { params } = ctx;
-    const token = this.config.prCreation.githubToken;
-    if (token === undefined) {
-      throw new NonRetryableJobError(
-        'GITHUB_TOKEN is not set on the worker: cannot push or open a pull request',
-      );
-    }
     const workspace = ctx.workspace;
     if (!workspace) throw new NonRetryableJobError('pr-creation needs a project workspace');
-    const { repoUrl, slug, defaultBranch } = await this.projectRemote(ctx.projectId);
+    const { repoUrl, slug, defaultBranch, token } = await this.projectRemote(ctx.projectId);
     const source = params.sourceBranch;
     const target = params.targetBranch ?? defaultBranch;
     await this.checkBranches(source, target);
 
     const git = this.workspaceGit(workspace, ctx.signal, token);
-    // Only http(s) remotes take the token; an ssh remote uses the worker's own ssh keys.
-    const remote: GitRunOptions = /^https?:\/\//.test(repoUrl)
-      ? { config: credentialConfig(repoUrl, token) }
-      : {};
+    const remote: GitRunOptions = { config: githubAuthConfig(repoUrl, token) };
 
     await ctx.progress(5, 'checking the workspace');
     await this.assertNothingInProgress(git, workspace);
@@ -106,12 +107,16 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
     };
   }
 
-  /** The project's remote, as far as a pull request can be opened on it. */
-  private async projectRemote(
-    projectId: string,
-  ): Promise<{ repoUrl: string; slug: { owner: string; repo: string }; defaultBranch: string }> {
+  /** The project's remote, as far as a pull request can be opened on it, and the token for it. */
+  private async projectRemote(projectId: string): Promise<{
+    repoUrl: string;
+    slug: { owner: string; repo: string };
+    defaultBranch: string;
+    token: string;
+  }> {
     const project = await this.projects.findById(projectId);
     if (!project) throw new NonRetryableJobError(`project ${projectId} no longer exists`);
+    const token = this.githubToken(project);
     const repoUrl = project.repoUrl;
     if (!repoUrl) {
       throw new NonRetryableJobError(
@@ -126,7 +131,28 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
         `cannot read <owner>/<repo> from the project's repoUrl ${repoUrl}`,
       );
     }
-    return { repoUrl, slug, defaultBranch: project.defaultBranch };
+    return { repoUrl, slug, defaultBranch: project.defaultBranch, token };
+  }
+
+  /** The project's own token, else the server-wide GITHUB_TOKEN. */
+  private githubToken(project: Project): string {
+    let own: string | undefined;
+    try {
+      own = this.credentials.githubToken(project);
+    } catch (error) {
+      // Another attempt opens it no better; the message names key ids, never a value.
+      if (error instanceof SecretUnreadableError) {
+        throw new NonRetryableJobError(`the project's GitHub token is unusable: ${error.message}`);
+      }
+      throw error;
+    }
+    const token = own ?? this.config.prCreation.githubToken;
+    if (token === undefined) {
+      throw new NonRetryableJobError(
+        'the project has no GitHub token and GITHUB_TOKEN is not set on the worker: cannot push or open a pull request',
+      );
+    }
+    return token;
   }
 
   private async checkBranches(source: string, target: string): Promise<void> {
@@ -327,13 +353,4 @@ export class PrCreationProcessor implements JobProcessor<PrCreationParams, PrCre
       throw remoteFailure(`push ${branch}`, error);
     }
   }
-}
-
-/**
- * The token as GitHub takes it over HTTPS (Basic, user x-access-token), as an extra header for
- * this repository's URL only, in the environment of the one git command that needs it.
- */
-function credentialConfig(repoUrl: string, token: string): Record<string, string> {
-  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
-  return { [`http.${repoUrl}.extraHeader`]: `Authorization: Basic ${basic}` };
 }

@@ -11,6 +11,8 @@ export class ProjectView {
   @ApiProperty() defaultBranch!: string;
   @ApiProperty({ enum: PROJECT_STATUSES }) status!: string;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ description: 'Whether the project holds its own GitHub token' })
+  hasGithubToken!: boolean;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 
@@ -22,6 +24,7 @@ export class ProjectView {
       defaultBranch: project.defaultBranch,
       status: project.status,
       error: project.error,
+      hasGithubToken: project.githubTokenSecret !== null,
       createdAt: project.createdAt.toISOString(),
       updatedAt: project.updatedAt.toISOString(),
     };
