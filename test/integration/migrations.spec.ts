@@ -124,6 +124,7 @@ describe('applyMigrations on PostgreSQL', () => {
       'JobLog',
       'Project',
       'ProjectIndex',
+      'TokenUsage',
       '_prisma_migrations',
     ]);
   });
