@@ -12,9 +12,9 @@ import { startStack, tokenFor, type TestStack } from '../support/app';
 import { AdminApi, Api, bearer, expectError, uniqueUser, type JobBody } from '../support/api';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm/fake-llm-server';
 import { makeBareRepo } from '../support/fixture-repos';
+import { createReadyProject } from '../support/projects';
 import { parsePrometheus, sampleValue } from '../support/prometheus';
 import { baseUrl } from '../support/socket';
-import { waitFor } from '../support/wait';
 
 /** Every answer of the loopback provider costs 40 input and 30 output tokens. */
 const INPUT = 40;
@@ -75,15 +75,7 @@ describe('token usage and the daily quota (e2e: PostgreSQL, Redis, a loopback pr
       'src/sum.js': "module.exports = () => { throw new Error('not written yet'); };\n",
       'test/sum.test.js': FAILING_TESTS,
     });
-    const res = await api.post('/projects', { name: `usage${repo}`, repoUrl: bare });
-    expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status: 201 });
-    const id = (res.body as { id: string }).id;
-    await waitFor(`project ${id} to be ready`, async () => {
-      const body = (await api.get(`/projects/${id}`)).body as { status: string };
-      if (body.status === 'error') throw new Error(`clone failed: ${JSON.stringify(body)}`);
-      return body.status === 'ready';
-    });
-    return id;
+    return createReadyProject(api, `usage${repo}`, bare);
   }
 
   let prompts = 0;
