@@ -1,6 +1,7 @@
 import { LiveEvents, type StreamOptions, type Transport } from './events.js';
 import { Http, queryString } from './http.js';
 import type {
+  AdminUsage,
   CreateProjectRequest,
   Job,
   JobEvent,
@@ -12,6 +13,8 @@ import type {
   Project,
   QueueStats,
   SubmitRequest,
+  Usage,
+  UsageQuery,
 } from './types.js';
 
 export interface ConveyorClientOptions {
@@ -120,6 +123,16 @@ export class ConveyorClient {
 
   project(id: string): Promise<Project> {
     return this.http.request('GET', `/projects/${encodeURIComponent(id)}`);
+  }
+
+  /** The caller's LLM tokens per provider and model, and per UTC day. */
+  usage(query: UsageQuery = {}): Promise<Usage> {
+    return this.http.request('GET', `/usage${queryString({ ...query })}`);
+  }
+
+  /** Admin: every user's LLM tokens. */
+  adminUsage(query: UsageQuery = {}): Promise<AdminUsage> {
+    return this.http.request('GET', `/admin/usage${queryString({ ...query })}`);
   }
 
   /** Admin: every kind's queue counts. */

@@ -134,3 +134,45 @@ export interface ErrorBody {
   error: string;
   message: string;
 }
+
+/** LLM tokens (GET /usage, docs/usage.md). */
+export interface TokenTotals {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+export interface ModelUsage extends TokenTotals {
+  provider: string;
+  model: string;
+}
+
+export interface DayUsage extends ModelUsage {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+}
+
+export interface Usage extends TokenTotals {
+  from: string;
+  to: string;
+  models: ModelUsage[];
+  days: DayUsage[];
+}
+
+export interface UserUsage extends TokenTotals {
+  userId: string;
+  models: ModelUsage[];
+  days: DayUsage[];
+}
+
+export interface AdminUsage {
+  from: string;
+  to: string;
+  users: UserUsage[];
+}
+
+/** UTC days, both included (YYYY-MM-DD); default: the 30 days that end today. */
+export interface UsageQuery {
+  from?: string;
+  to?: string;
+}

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       prefix: 'conveyor',
       submitLimitPerMinute: 100,
+      userTokenQuotaPerDay: null,
       jobs: {
         attempts: 3,
         backoffMs: 1000,
@@ -60,6 +61,11 @@ describe('loadConfig', () => {
     [{ QUEUE_PREFIX: 'a b' }, 'QUEUE_PREFIX must be 1-64 letters'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ SUBMIT_LIMIT_PER_MINUTE: '-1' }, 'SUBMIT_LIMIT_PER_MINUTE must be between 1 and'],
+    [{ USER_TOKEN_QUOTA_PER_DAY: '0' }, 'USER_TOKEN_QUOTA_PER_DAY must be between 1 and'],
+    [
+      { USER_TOKEN_QUOTA_PER_DAY: '1e6' },
+      'USER_TOKEN_QUOTA_PER_DAY must be an integer (got "1e6")',
+    ],
     [{ ALLOW_LOCAL_REPOS: 'yes' }, 'ALLOW_LOCAL_REPOS must be true or false (got "yes")'],
     [{ TEST_SANDBOX: 'docker' }, 'TEST_SANDBOX must be one of auto, bwrap, none (got "docker")'],
     [
@@ -68,6 +74,12 @@ describe('loadConfig', () => {
     ],
   ])('rejects %j with a line naming the variable', (env, message) => {
     expect(errorOf({ ...base, ...env })).toContain(`Invalid configuration: ${message}`);
+  });
+
+  it('reads USER_TOKEN_QUOTA_PER_DAY as a number of tokens', () => {
+    expect(loadConfig({ ...base, USER_TOKEN_QUOTA_PER_DAY: '250000' }).userTokenQuotaPerDay).toBe(
+      250_000,
+    );
   });
 
   it('does not ask a worker for the JWT secret it never uses', () => {

@@ -42,6 +42,8 @@ export interface AppConfig {
   jwtSecretIsDevDefault: boolean;
   bodyLimitBytes: number;
   submitLimitPerMinute: number;
+  /** USER_TOKEN_QUOTA_PER_DAY (docs/usage.md); null: no quota. */
+  userTokenQuotaPerDay: number | null;
   jobs: JobPolicyDefaults;
   lockDurationMs: number;
   stalledIntervalMs: number;
@@ -132,6 +134,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     jwtSecretIsDevDefault: secret === undefined,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 64 * 1_048_576),
     submitLimitPerMinute: int(env, 'SUBMIT_LIMIT_PER_MINUTE', 100, 1, 1_000_000),
+    userTokenQuotaPerDay:
+      raw(env, 'USER_TOKEN_QUOTA_PER_DAY') === undefined
+        ? null
+        : int(env, 'USER_TOKEN_QUOTA_PER_DAY', 0, 1, 1_000_000_000_000),
     jobs: {
       attempts,
       backoffMs: int(env, 'JOB_BACKOFF_MS', 1000, 0, 3_600_000),

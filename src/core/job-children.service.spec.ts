@@ -187,9 +187,11 @@ describe('JobChildrenService (ctx.child)', () => {
 
   it('turns what a submit answers 4xx into a refusal; a dependency down stays retryable', async () => {
     const { child, submits } = setup();
-    submits.submit.mockRejectedValueOnce(new BadRequestException('params.text must be a string'));
+    const refusal = new BadRequestException('params.text must be a string');
+    submits.submit.mockRejectedValueOnce(refusal);
+    // The refusal is the cause: a parent can tell why (a quota, docs/usage.md) by its class.
     await expect(child('a', 'echo', {})).rejects.toThrow(
-      new ChildJobRefusedError('a', 'params.text must be a string'),
+      new ChildJobRefusedError('a', 'params.text must be a string', { cause: refusal }),
     );
     submits.submit.mockRejectedValueOnce(new DependencyUnavailableError('redis'));
     await expect(child('b', 'echo', {})).rejects.toBeInstanceOf(DependencyUnavailableError);

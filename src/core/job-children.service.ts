@@ -150,7 +150,7 @@ export class JobChildrenService {
     } catch (error) {
       // What a submit answers 4xx (unknown kind, bad params, project not ready) fails every time.
       if (error instanceof HttpException || error instanceof UnknownJobKindError)
-        throw new ChildJobRefusedError(key, error.message);
+        throw new ChildJobRefusedError(key, error.message, { cause: error });
       throw error;
     }
   }

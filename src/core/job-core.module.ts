@@ -15,6 +15,8 @@ import { JobService } from './job.service';
 import type { JobKind } from './job.types';
 import { WorkspaceLockService } from './workspace-lock.service';
 import { SubmitRateLimiter } from './submit-rate-limiter';
+import { TokenQuota } from './token-quota';
+import { TokenUsageRepository } from './token-usage.repository';
 import { JobChildrenService } from './job-children.service';
 import { ChildJobWaiterService } from './child-job-waiter.service';
 
@@ -29,6 +31,8 @@ const SHARED = [
   ExternalQueueService,
   JobService,
   SubmitRateLimiter,
+  TokenUsageRepository,
+  TokenQuota,
 ];
 
 /** The shared job core: every kind's queue, worker and events (its REST: http/JobsApiModule). */

@@ -259,7 +259,11 @@ export class JobLifecycleService implements OnApplicationShutdown {
     }
     await Promise.all([
       this.bus.publish(outcome.event),
-      this.metrics.record(outcome.event, outcome.job),
+      this.metrics.record(
+        outcome.event,
+        outcome.job,
+        change.type === 'done' ? (change.usage ?? null) : null,
+      ),
     ]);
     return outcome.job;
   }

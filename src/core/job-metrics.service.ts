@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
 import type { StoredEvent } from './job.repository';
-import { isTerminal } from './job.types';
+import { isTerminal, type TokenCount } from './job.types';
 
 /** Upper bounds (seconds) of the queue-to-finish histogram: jobs run from a second to an hour. */
 export const JOB_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -25,10 +25,18 @@ export interface DurationSnapshot {
   count: number;
 }
 
+export interface TokenTotal {
+  provider: string;
+  model: string;
+  direction: 'input' | 'output';
+  value: number;
+}
+
 export interface JobMetricsSnapshot {
   jobs: LabelledCount[];
   events: LabelledCount[];
   durations: DurationSnapshot[];
+  tokens: TokenTotal[];
 }
 
 /**
@@ -50,8 +58,11 @@ export class JobMetricsService {
 
   constructor(private readonly redis: RedisService) {}
 
-  /** Counts an event just persisted; a job's end also counts the job and its duration. */
-  record(event: StoredEvent, job?: Job): Promise<void> {
+  /**
+   * Counts an event just persisted; a job's end also counts the job and its duration, and the
+   * LLM tokens it spent.
+   */
+  record(event: StoredEvent, job?: Job, usage?: TokenCount | null): Promise<void> {
     this.add('events', `${event.kind}${SEP}${event.status}`, 1);
     const finished = job !== undefined && isTerminal(event.status);
     if (finished) {
@@ -64,6 +75,11 @@ export class JobMetricsService {
       this.add('duration', `${job.kind}${SEP}${bucket ?? '+Inf'}`, 1);
       this.add('duration', `${job.kind}${SEP}count`, 1);
       this.add('duration', `${job.kind}${SUM}`, seconds);
+    }
+    if (usage) {
+      const model = `${usage.provider}${SEP}${usage.model}`;
+      if (usage.inputTokens > 0) this.add('tokens', `${model}${SEP}input`, usage.inputTokens);
+      if (usage.outputTokens > 0) this.add('tokens', `${model}${SEP}output`, usage.outputTokens);
     }
     this.flushing ??= new Promise<void>((resolve) => process.nextTick(resolve)).then(() =>
       this.flush(),
@@ -104,12 +120,18 @@ export class JobMetricsService {
   }
 
   async snapshot(): Promise<JobMetricsSnapshot> {
-    const [jobs, events, duration] = await Promise.all([
+    const [jobs, events, duration, tokenHash] = await Promise.all([
       this.redis.client.hgetall(this.key('jobs')),
       this.redis.client.hgetall(this.key('events')),
       this.redis.client.hgetall(this.key('duration')),
+      this.redis.client.hgetall(this.key('tokens')),
     ]);
-    return { jobs: counts(jobs), events: counts(events), durations: durations(duration) };
+    return {
+      jobs: counts(jobs),
+      events: counts(events),
+      durations: durations(duration),
+      tokens: tokens(tokenHash),
+    };
   }
 
   private key(name: string): string {
@@ -121,6 +143,18 @@ function counts(hash: Record<string, string>): LabelledCount[] {
   return Object.entries(hash).map(([field, value]) => {
     const [kind = '', status = ''] = field.split(SEP);
     return { kind, status, value: Number(value) };
+  });
+}
+
+function tokens(hash: Record<string, string>): TokenTotal[] {
+  return Object.entries(hash).map(([field, value]) => {
+    const [provider = '', model = '', direction] = field.split(SEP);
+    return {
+      provider,
+      model,
+      direction: direction === 'input' ? 'input' : 'output',
+      value: Number(value),
+    };
   });
 }
 

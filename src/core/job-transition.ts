@@ -1,5 +1,5 @@
 import type { Job } from '../generated/prisma/client';
-import type { JobEventStatus, JobStatus, JsonValue } from './job.types';
+import type { JobEventStatus, JobStatus, JsonValue, TokenCount } from './job.types';
 
 /** Every way a job's state can change; each becomes one JobEvent. */
 export type JobChange =
@@ -8,7 +8,14 @@ export type JobChange =
   /** Without progress or message they stay as they are; output is what was streamed since. */
   | { type: 'progress'; progress?: number; message?: string; output?: string; attempt?: number }
   | { type: 'retrying'; attempt: number; error: string }
-  | { type: 'done'; result: JsonValue | null; message?: string; attempt?: number }
+  | {
+      type: 'done';
+      result: JsonValue | null;
+      message?: string;
+      attempt?: number;
+      /** Added to the user's token usage in the same write (docs/usage.md). */
+      usage?: TokenCount | null;
+    }
   | { type: 'error'; error: string; attempt?: number }
   | { type: 'cancelled'; message?: string; attempt?: number }
   | { type: 'requeued' }

@@ -219,7 +219,8 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
         clearInterval(logTimer);
         await saveLog();
       }
-      await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null, attempt });
+      const usage = result === undefined ? null : (registered.kind.usage?.(result) ?? null);
+      await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null, attempt, usage });
     } catch (error) {
       if (error === ended) throw error;
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;

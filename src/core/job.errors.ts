@@ -31,8 +31,9 @@ export class ChildJobRefusedError extends NonRetryableJobError {
   constructor(
     readonly key: string,
     reason: string,
+    options?: ErrorOptions,
   ) {
-    super(`step "${key}" refused: ${reason}`);
+    super(`step "${key}" refused: ${reason}`, options);
   }
 }
 

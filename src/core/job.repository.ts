@@ -7,7 +7,7 @@ import { PRISMA, SQL, type SqlQuery } from '../database/database.tokens';
 import { Batcher } from './batcher';
 import { guardDependency } from '../common/dependency.errors';
 import { planTransition, type EventDraft, type JobChange } from './job-transition';
-import type { JobStatus, JsonValue } from './job.types';
+import type { JobStatus, JsonValue, TokenCount } from './job.types';
 
 export interface NewJob {
   id: string;
@@ -65,6 +65,7 @@ type WriteItem =
       eventStatus: string;
       eventResult: JsonValue | null;
       eventOutput: string | null;
+      usage: TokenCount | null;
     };
 
 /** An item's answer: its row, a create whose idempotency key was taken, or a refused transition. */
@@ -304,6 +305,7 @@ export class JobRepository implements OnApplicationShutdown {
           eventStatus: event.status,
           eventResult: event.result ?? null,
           eventOutput: event.output,
+          usage: change.type === 'done' ? (change.usage ?? null) : null,
         });
         if (answer !== 'refused' && answer !== 'taken') {
           return fromWriteRow(answer, event.status, event.result, event.output);

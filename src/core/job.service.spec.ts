@@ -11,6 +11,7 @@ import { JobService } from './job.service';
 import type { JobProcessor } from './job.types';
 import type { SubmitRateLimiter } from './submit-rate-limiter';
 import type { JobProjects } from './job-projects';
+import type { TokenQuota } from './token-quota';
 
 class Params {
   @IsString() text!: string;
@@ -55,6 +56,7 @@ function fakes() {
     lifecycle as unknown as JobLifecycleService,
     limiter as unknown as SubmitRateLimiter,
     {} as JobProjects,
+    {} as TokenQuota,
   );
   return { service, rows, repository, queues, lifecycle };
 }

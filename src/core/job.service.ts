@@ -18,6 +18,7 @@ import { JobRepository, retainedUserEventsAfter } from './job.repository';
 import { isTerminal, PRIORITIES, type JobStatus, type JsonValue } from './job.types';
 import { toEventView, type JobEventView } from './job-event.view';
 import { SubmitRateLimiter } from './submit-rate-limiter';
+import { TokenQuota } from './token-quota';
 import { isUuid } from '../common/ids';
 import { externalParams } from './external-kinds';
 import { JobProjects } from './job-projects';
@@ -82,6 +83,7 @@ export class JobService {
     private readonly lifecycle: JobLifecycleService,
     private readonly rateLimiter: SubmitRateLimiter,
     private readonly projects: JobProjects,
+    private readonly quota: TokenQuota,
   ) {}
 
   async submit(
@@ -112,8 +114,10 @@ export class JobService {
       const existing = await this.jobs.findByIdempotencyKey(userId, kindName, idempotencyKey);
       if (existing) return { job: this.sameRequest(existing, hash), created: false };
     }
-    // A step is part of its parent's work, already admitted.
+    // A step is part of its parent's work, already admitted; but a generation past the quota is
+    // not started even as a step (docs/usage.md).
     if (!step) await this.rateLimiter.consume(userId);
+    if (kind.quota === 'llm-tokens') await this.quota.check(userId);
     const outcome = await this.jobs.create({
       id: randomUUID(),
       kind: kindName,

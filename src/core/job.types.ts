@@ -101,6 +101,14 @@ export interface ExternalRunner {
   readonly statusChannel: string | null;
 }
 
+/** LLM tokens one job spent, as its kind reports them (docs/usage.md). */
+export interface TokenCount {
+  readonly provider: string;
+  readonly model: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
 /** Everything the core needs to run one kind; registered with one line in job-kinds.ts. */
 export interface JobKind<P extends object = object, R extends JsonValue | void = JsonValue | void> {
   readonly name: string;
@@ -118,6 +126,10 @@ export interface JobKind<P extends object = object, R extends JsonValue | void =
   check?(params: P, ctx: SubmitCheckContext): string | null | Promise<string | null>;
   /** Modules the processor's dependencies come from. */
   readonly imports?: ModuleMetadata['imports'];
+  /** The LLM tokens a done job spent, recorded with its `done` write; null when none were. */
+  usage?(result: R): TokenCount | null;
+  /** `llm-tokens`: refused (429) at submit while the user is at USER_TOKEN_QUOTA_PER_DAY. */
+  readonly quota?: 'llm-tokens';
 }
 
 export function defineJobKind<P extends object, R extends JsonValue | void>(

@@ -11,6 +11,7 @@ import type { Response } from 'express';
 import { DependencyUnavailableError } from '../common/dependency.errors';
 import { UnknownJobKindError } from '../core/job-registry';
 import { SubmitRateLimitedError } from '../core/submit-rate-limiter';
+import { TokenQuotaExceededError } from '../core/token-quota';
 
 export interface ErrorBody {
   statusCode: number;
@@ -42,6 +43,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
   }
 
   private toBody(exception: unknown, response: Response): ErrorBody {
+    if (exception instanceof TokenQuotaExceededError) {
+      response.setHeader('Retry-After', String(exception.retryAfterSec));
+    }
     if (exception instanceof HttpException) {
       return errorBody(exception.getStatus(), httpMessage(exception));
     }

@@ -108,6 +108,21 @@ export class MetricsService {
       }),
     );
     this.registry.registerMetric(
+      new Counter({
+        name: 'conveyor_llm_tokens_total',
+        help: 'LLM tokens spent by finished jobs, by provider, model and direction, all processes',
+        labelNames: ['provider', 'model', 'direction'],
+        registers: [],
+        async collect() {
+          const { tokens } = await jobMetrics.snapshot();
+          this.reset();
+          for (const { provider, model, direction, value } of tokens) {
+            this.inc({ provider, model, direction }, value);
+          }
+        },
+      }),
+    );
+    this.registry.registerMetric(
       new Gauge({
         name: 'conveyor_queue_jobs',
         help: 'Entries in each kind’s BullMQ queue by state',

@@ -13,7 +13,17 @@ const ROOT = resolve(__dirname, '../..');
  */
 const CHECK = `
 import type { components } from './api';
-import type { ErrorBody, Job, JobEvent, KindInfo, Page, Project, QueueStats } from './client';
+import type {
+  AdminUsage,
+  ErrorBody,
+  Job,
+  JobEvent,
+  KindInfo,
+  Page,
+  Project,
+  QueueStats,
+  Usage,
+} from './client';
 
 type S = components['schemas'];
 type Both<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -29,6 +39,8 @@ export const checks: true[] = [
   true as Both<JobAsServed, S['JobView']>,
   true as Fits<S['EchoJobView'], Job<S['EchoParams'], S['EchoParams'] | Record<string, unknown>>>,
   true as Both<Page<JobEvent>['nextCursor'], S['JobEventPageView']['nextCursor']>,
+  true as Both<Usage, S['UsageView']>,
+  true as Both<AdminUsage, S['AdminUsageView']>,
 ];
 // The check can fail: one field less is told apart.
 export const differs: false = false as Both<QueueStats, Omit<S['QueueStatsView'], 'failed'>>;

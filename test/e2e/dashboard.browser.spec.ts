@@ -19,6 +19,17 @@ const CHROMIUM = '/usr/bin/chromium';
 /** Where the run leaves its screenshot (docs/dashboard.png, in the README, is a copy of one). */
 const SCREENSHOT = join(ROOT, 'test-output', 'dashboard.png');
 const UI_MS = 30_000;
+/** Echo jobs that report LLM tokens as a generation does (docs/usage.md). */
+const tokensKind = {
+  ...echoKind,
+  name: 'echo-tokens',
+  usage: () => ({
+    provider: 'anthropic',
+    model: 'claude-e2e',
+    inputTokens: 1200,
+    outputTokens: 34,
+  }),
+};
 
 /** The dashboard at / in Debian's Chromium (headless, driven by playwright-core) against the real service. */
 describe('dashboard in a real browser', () => {
@@ -35,7 +46,7 @@ describe('dashboard in a real browser', () => {
     );
     stack = await startStack(
       'dashboard',
-      [testExecutionKind, echoKind, countedKind, stepsKind, workspaceStepsKind],
+      [testExecutionKind, echoKind, countedKind, stepsKind, workspaceStepsKind, tokensKind],
       {
         TEST_COMMAND_ALLOWLIST: 'node',
       },
@@ -476,6 +487,29 @@ describe('dashboard in a real browser', () => {
       await page.waitForSelector('#queues tr[data-kind="echo"][data-paused="false"]', {
         timeout: UI_MS,
       });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("shows the caller's LLM tokens per provider and model, today and over 30 days", async () => {
+    const user = uniqueUser('tokens');
+    const api = new Api(stack, user);
+    for (const text of ['one', 'two']) {
+      const job = await api.submitOk('echo-tokens', { text });
+      expect((await api.waitForStatus(job.id)).status).toBe('done');
+    }
+    const page = await signedIn(user);
+    try {
+      const row = await page.waitForSelector('#usage tr[data-model="anthropic/claude-e2e"]', {
+        timeout: UI_MS,
+      });
+      expect(await row.evaluate((tr) => [tr.dataset.today, tr.dataset.total])).toEqual([
+        '2468',
+        '2468',
+      ]);
+      expect(await row.innerText()).toBe('anthropic/claude-e2e\t2,468\t2,468');
+      expect(await page.isHidden('#usage-empty')).toBe(true);
     } finally {
       await page.close();
     }

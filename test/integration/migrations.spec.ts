@@ -125,6 +125,7 @@ describe('applyMigrations on PostgreSQL', () => {
       'JobLog',
       'Project',
       'ProjectIndex',
+      'TokenUsage',
       '_prisma_migrations',
     ]);
   });

@@ -210,6 +210,7 @@ function expectedColumn(model: SchemaModel, field: SchemaField): ColumnShape {
     DateTime: ['timestamp without time zone', 3, null],
     'DateTime@Timestamp': ['timestamp without time zone', nativeArg ?? 6, null],
     'DateTime@Timestamptz': ['timestamp with time zone', nativeArg ?? 6, null],
+    'DateTime@Date': ['date', 0, null],
     tsvector: ['tsvector', null, null],
   };
   const type = field.list ? undefined : types[key];

@@ -5,6 +5,7 @@ import { byId, messageOf } from './dom.js';
 import { Feed } from './feed.js';
 import { SubmitForm } from './submit-form.js';
 import { JobsTable } from './table.js';
+import { UsagePanel } from './usage.js';
 
 const TOKEN_KEY = 'conveyor.token';
 
@@ -31,6 +32,7 @@ class Dashboard {
   private readonly form: SubmitForm;
   private readonly queues: QueuesPanel | null;
   private readonly feed: Feed;
+  private readonly usage: UsagePanel;
   private readonly stop = new AbortController();
 
   constructor(client: ConveyorClient, admin: boolean) {
@@ -42,12 +44,14 @@ class Dashboard {
     });
     this.queues = admin ? new QueuesPanel(client) : null;
     this.feed = new Feed(client, this.table, this.detail, this.queues, signOut);
+    this.usage = new UsagePanel(client);
   }
 
   async start(): Promise<void> {
     await this.table.load();
     await this.form.start();
     this.queues?.start(this.stop.signal);
+    this.usage.start(this.stop.signal);
     void this.feed.live(this.stop.signal);
   }
 

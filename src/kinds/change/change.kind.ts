@@ -15,4 +15,5 @@ export const changeKind = defineJobKind({
   imports: [CodeIndexModule],
   // Up to ten generations and test runs; each step has its own timeout besides.
   policies: { timeoutMs: 4 * 60 * 60_000 },
+  quota: 'llm-tokens',
 });

@@ -164,6 +164,11 @@ export class ChangeLoop {
     if (generation.applied) for (const file of generation.files) this.changed.add(file.path);
   }
 
+  /** The user's daily token quota refused the next generation: it counts as the budget spent. */
+  recordQuotaReached(): void {
+    this.stop = 'budget';
+  }
+
   /** With no test command there is nothing to iterate on: one generation, untested. */
   recordUntested(): void {
     this.stop = 'untested';

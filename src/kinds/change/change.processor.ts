@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
+import { ChildJobRefusedError } from '../../core/job.errors';
 import type { JobContext, JobProcessor } from '../../core/job.types';
+import { TokenQuotaExceededError } from '../../core/token-quota';
 import { CodeIndexRepository } from '../../search/code-index.repository';
 import type { CodeGenerationParams } from '../code-generation/code-generation.params';
 import type { CodeGenerationResult } from '../code-generation/code-generation.result';
@@ -91,11 +93,21 @@ export class ChangeProcessor implements JobProcessor<ChangeParams, ChangeResult>
     };
     await ctx.progress(at(0), `${label}: generating`);
     const generate = `generate-${n}`;
-    const generation = await ctx.child<CodeGenerationResult>(
-      generate,
-      'code-generation',
-      generationParams,
-    );
+    let generation: CodeGenerationResult;
+    try {
+      generation = await ctx.child<CodeGenerationResult>(
+        generate,
+        'code-generation',
+        generationParams,
+      );
+    } catch (error) {
+      if (!(
+        error instanceof ChildJobRefusedError && error.cause instanceof TokenQuotaExceededError
+      ))
+        throw error;
+      loop.recordQuotaReached();
+      return;
+    }
     loop.recordGeneration(ctx.childId(generate)!, generation);
     if (!params.testCommand) {
       loop.recordUntested();

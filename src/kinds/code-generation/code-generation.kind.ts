@@ -15,4 +15,15 @@ export const codeGenerationKind = defineJobKind({
   imports: [CodeSearchModule],
   // A long answer from a slow model streams for many minutes.
   policies: { timeoutMs: 20 * 60_000 },
+  // An answer from the cache or a shared call spent no tokens of this job's own.
+  usage: (result) =>
+    result.cached
+      ? null
+      : {
+          provider: result.provider,
+          model: result.model,
+          inputTokens: result.usage.inputTokens ?? 0,
+          outputTokens: result.usage.outputTokens ?? 0,
+        },
+  quota: 'llm-tokens',
 });
