@@ -16,6 +16,8 @@ export interface ConveyorProcess {
   readonly base: string;
   /** A bearer token of user `bench`. */
   readonly token: string;
+  /** A bearer token of any user. */
+  tokenFor(user: string, roles?: string[]): string;
   /** Stops it and removes its database, Redis keys and data directory. */
   stop(): Promise<void>;
 }
@@ -30,11 +32,15 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-/** Starts it with `env` added to its defaults; on PGlite when `pglite`, else a fresh PostgreSQL database. */
+/**
+ * Starts it with `env` added to its defaults; on PGlite when `pglite`, else a fresh PostgreSQL
+ * database; from `entry` (a file calling bootstrap, for a bench-only kind) when given.
+ */
 export async function startConveyorProcess(
   label: string,
   env: Record<string, string>,
   pglite = false,
+  entry = 'src/main.ts',
 ): Promise<ConveyorProcess> {
   const id = randomBytes(4).toString('hex');
   const prefix = `bench-${label}-${id}`;
@@ -47,7 +53,7 @@ export async function startConveyorProcess(
   const conveyor = new Child(
     'conveyor',
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
+    ['-r', 'ts-node/register/transpile-only', entry],
     {
       cwd: ROOT,
       env: {
@@ -78,8 +84,9 @@ export async function startConveyorProcess(
   };
   try {
     const ready = await conveyor.waitForOutput(/conveyor all ready on port (\d+)/, 120_000);
-    const token = new JwtService({ jwtSecret: secret }).sign({ id: 'bench', roles: [] }, 3600);
-    return { base: `http://127.0.0.1:${ready[1]}`, token, stop };
+    const jwt = new JwtService({ jwtSecret: secret });
+    const tokenFor = (user: string, roles: string[] = []) => jwt.sign({ id: user, roles }, 3600);
+    return { base: `http://127.0.0.1:${ready[1]}`, token: tokenFor('bench'), tokenFor, stop };
   } catch (error) {
     await stop();
     throw error;

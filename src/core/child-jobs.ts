@@ -36,7 +36,7 @@ export async function cancelSteps(
   for (const step of await deps.jobs.children(parentId, true)) {
     if (await deps.lifecycle.apply(step.id, { type: 'cancelled', message })) {
       cancelled += 1;
-      await deps.queues.cancel(step.kind, step.id);
+      await deps.queues.cancel(step.kind, step.id, step.userId);
     }
     cancelled += await cancelSteps(deps, step.id, message);
   }

@@ -210,7 +210,7 @@ describe('JobChildrenService (ctx.child)', () => {
     });
     await expect(child('a', 'echo', {})).rejects.toBeInstanceOf(JobCancelledError);
     expect(rows.get('a-job')?.status).toBe('cancelled');
-    expect(queues.cancel).toHaveBeenCalledWith('echo', 'a-job');
+    expect(queues.cancel).toHaveBeenCalledWith('echo', 'a-job', 'u');
   });
 
   it("does not cancel the steps of the parent's current attempt when a stale run of it is aborted", async () => {

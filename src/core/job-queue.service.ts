@@ -1,7 +1,7 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
@@ -10,6 +10,7 @@ import { Batcher } from './batcher';
 import { guardDependency, isConnectionFailure } from '../common/dependency.errors';
 import { JobRegistry } from './job-registry';
 import type { QueuedJobData } from './job.types';
+import { fairPriority } from './fair-priority';
 
 export interface QueueStats {
   kind: string;
@@ -69,39 +70,67 @@ export class JobQueueService implements OnModuleInit {
       if (same) same.push(job);
       else byKind.set(job.kind, [job]);
     }
+    const priorities = await this.fairPriorities(jobs);
     await Promise.all(
-      [...byKind].map(([kind, same]) => {
-        const { policies } = this.registry.get(kind);
-        return this.queue(kind).addBulk(
+      [...byKind].map(([kind, same]) =>
+        this.queue(kind).addBulk(
           same.map((job) => ({
             name: kind,
-            data: { jobId: job.id },
-            opts: {
-              jobId: job.id,
-              priority: job.priority,
-              attempts: policies.attempts,
-              backoff: { type: 'exponential', delay: policies.backoffMs },
-              removeOnComplete: { age: policies.retainDoneSec },
-              removeOnFail: { age: policies.retainFailedSec },
-            },
+            data: { jobId: job.id, userId: job.userId },
+            opts: this.addOptions(job, priorities.get(job) ?? job.priority),
           })),
-        );
-      }),
+        ),
+      ),
     );
     return jobs.map(() => undefined);
   }
 
-  /** Puts a job that ended in error back in line, reusing BullMQ's failed entry when it is kept. */
+  private addOptions(job: Job, priority: number): JobsOptions {
+    const { policies } = this.registry.get(job.kind);
+    return {
+      jobId: job.id,
+      priority,
+      attempts: policies.attempts,
+      backoff: { type: 'exponential', delay: policies.backoffMs },
+      removeOnComplete: { age: policies.retainDoneSec },
+      removeOnFail: { age: policies.retainFailedSec },
+    };
+  }
+
+  /**
+   * Adds each job to its user's waiting set of its kind and turns the set's size into its BullMQ
+   * priority (docs/job-policies.md, "Fair dispatch"). The commands of a batch leave in one write
+   * (the client pipelines a tick's commands); jobs of one user in a batch count in order.
+   */
+  private async fairPriorities(jobs: Job[]): Promise<Map<Job, number>> {
+    const client = this.redis.client;
+    const depths = await Promise.all(
+      jobs.map((job) => {
+        const key = this.fairKey(job.kind, job.userId);
+        return Promise.all([client.sadd(key, job.id), client.scard(key)]);
+      }),
+    );
+    return new Map(jobs.map((job, i) => [job, fairPriority(job.priority, depths[i][1])]));
+  }
+
+  /** A job left its user's waiting set: it started, or was removed before it could. */
+  leftQueue(kind: string, userId: string, jobId: string): Promise<void> {
+    return guardDependency('redis', async () => {
+      await this.redis.client.srem(this.fairKey(kind, userId), jobId);
+    });
+  }
+
+  /** One hash tag per user and kind: the set and its commands live on one cluster slot. */
+  private fairKey(kind: string, userId: string): string {
+    return this.redis.key('fair', `{${kind}:${userId}}`);
+  }
+
+  /** Puts a job that ended in error back in line. */
   requeue(job: Job): Promise<void> {
     if (this.external.isExternal(job.kind)) return this.external.enqueue(job);
     return guardDependency('redis', async () => {
-      const queue = this.queue(job.kind);
-      const existing = await queue.getJob(job.id);
-      if (existing && (await existing.isFailed())) {
-        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-        return;
-      }
-      if (existing) await queue.remove(job.id);
+      // A fresh entry rather than BullMQ's retry of the failed one: its priority is computed anew.
+      await this.queue(job.kind).remove(job.id);
       await this.enqueue(job);
     });
   }
@@ -127,28 +156,24 @@ export class JobQueueService implements OnModuleInit {
       const queue = this.queue(job.kind);
       // A hash left without its list entry would make add() a no-op.
       await queue.remove(job.id);
-      const { policies } = this.registry.get(job.kind);
+      const priorities = await this.fairPriorities([job]);
       await queue.add(
         job.kind,
-        { jobId: job.id, resumed: true },
-        {
-          jobId: job.id,
-          priority: job.priority,
-          attempts: policies.attempts,
-          backoff: { type: 'exponential', delay: policies.backoffMs },
-          removeOnComplete: { age: policies.retainDoneSec },
-          removeOnFail: { age: policies.retainFailedSec },
-        },
+        { jobId: job.id, userId: job.userId, resumed: true },
+        this.addOptions(job, priorities.get(job) ?? job.priority),
       );
     });
   }
 
   /** Removes a job that has not started; a running one is told to stop through Redis. */
-  cancel(kind: string, jobId: string): Promise<CancelOutcome> {
+  cancel(kind: string, jobId: string, userId: string): Promise<CancelOutcome> {
     if (this.external.isExternal(kind)) return this.external.cancel(kind, jobId);
     return guardDependency('redis', async () => {
       const queue = this.queue(kind);
-      if ((await queue.remove(jobId)) === 1) return 'removed';
+      if ((await queue.remove(jobId)) === 1) {
+        await this.redis.client.srem(this.fairKey(kind, userId), jobId);
+        return 'removed';
+      }
       const state = await queue.getJobState(jobId);
       if (state === 'unknown') return 'absent';
       await this.redis.client.publish(this.cancelChannel(), jobId);

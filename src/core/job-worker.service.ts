@@ -183,7 +183,8 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
     job: BullJob<QueuedJobData>,
     token: string | undefined,
   ): Promise<void> {
-    const { jobId } = job.data;
+    const { jobId, userId } = job.data;
+    if (userId) this.leaveFairSet(registered.kind.name, userId, jobId);
     // BullMQ's count misses stalled runs: the row's count, set when the attempt starts, is used.
     let attempt = job.attemptsMade + 1;
     let maxAttempts = job.opts.attempts ?? 1;
@@ -233,6 +234,13 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       if (lease && work) await settled(work, LEASE_SETTLE_MS);
       if (lease) await this.endLease(jobId, lease, handedBack);
     }
+  }
+
+  /** Fairness is best effort: a set not updated costs ordering, never the job. */
+  private leaveFairSet(kind: string, userId: string, jobId: string): void {
+    this.queues.leftQueue(kind, userId, jobId).catch((error: unknown) => {
+      this.logger.warn(`job ${jobId}: fairness set not updated: ${messageOf(error)}`);
+    });
   }
 
   /**

@@ -233,7 +233,7 @@ export class JobService {
       this.assertNotFinished(await this.get(userId, id));
       return job;
     }
-    await this.queues.cancel(job.kind, job.id);
+    await this.queues.cancel(job.kind, job.id, job.userId);
     // Also here, not only in the parent's worker: that worker may be gone.
     await cancelSteps({ jobs: this.jobs, lifecycle: this.lifecycle, queues: this.queues }, job.id);
     return cancelled;

@@ -141,6 +141,8 @@ export function defineJobKind<P extends object, R extends JsonValue | void>(
 /** What travels through BullMQ: only the id; the Job row is the source of truth. */
 export interface QueuedJobData {
   readonly jobId: string;
+  /** Names its fairness set (docs/job-policies.md); absent on entries queued before it was. */
+  readonly userId?: string;
   /** Re-queued by the reconciler: its row may count attempts already, so it is read at start. */
   readonly resumed?: true;
 }
