@@ -134,6 +134,36 @@ describe.each([postgres(), pglite()])('token usage on $name', (backend) => {
     expect(await usage.rows('2000-01-01', '2000-01-31', alice)).toEqual([]);
   });
 
+  it('adds up dones of one user, day and model written by two writers at once', async () => {
+    const dave = `dave-${randomUUID()}`;
+    const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(16) });
+    const other = new JobRepository(
+      opened.prisma,
+      (text, params) => opened.query(text, params),
+      config,
+    );
+    try {
+      const ids = await Promise.all(Array.from({ length: 8 }, () => running(dave)));
+      const big = 3_000_000_000;
+      await Promise.all(
+        ids.map((id, i) =>
+          (i % 2 === 0 ? jobs : other).transition(id, {
+            type: 'done',
+            result: {},
+            usage: tokens('xai', 'grok', big, 1),
+          }),
+        ),
+      );
+      const today = new Date().toISOString().slice(0, 10);
+      expect(await usage.rows(today, today, dave)).toEqual([
+        { userId: dave, day: today, ...tokens('xai', 'grok', 8 * big, 8) },
+      ]);
+      expect(await usage.dayTotal(dave, today)).toBe(8 * big + 8);
+    } finally {
+      await other.onApplicationShutdown();
+    }
+  });
+
   it('records nothing for a done without usage, nor for a refused done', async () => {
     const carol = `carol-${randomUUID()}`;
     const plain = await running(carol);
