@@ -56,7 +56,10 @@ export class SecretBox {
     const [version, iv, tag, ciphertext] = sealed.secret.split('.');
     try {
       if (version !== VERSION || ciphertext === undefined) throw new Error('unknown format');
-      const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'));
+      // The full 16-byte tag: a shortened one would weaken what the tag proves.
+      const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'), {
+        authTagLength: 16,
+      });
       decipher.setAAD(Buffer.from(context));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       const plain = Buffer.concat([

@@ -32,6 +32,7 @@ import { JobLogBuffer } from './job-log';
 import { JobRepository } from './job.repository';
 import {
   isTerminal,
+  storableUsage,
   type JobContext,
   type JobProcessor,
   type JsonValue,
@@ -220,7 +221,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
         clearInterval(logTimer);
         await saveLog();
       }
-      const usage = result === undefined ? null : (registered.kind.usage?.(result) ?? null);
+      const usage = result === undefined ? null : storableUsage(registered.kind.usage?.(result));
       await this.lifecycle.apply(jobId, { type: 'done', result: result ?? null, attempt, usage });
     } catch (error) {
       if (error === ended) throw error;

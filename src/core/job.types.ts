@@ -109,6 +109,26 @@ export interface TokenCount {
   readonly outputTokens: number;
 }
 
+const MAX_TOKENS = Number.MAX_SAFE_INTEGER;
+const tokens = (n: number) =>
+  Number.isFinite(n) ? Math.min(MAX_TOKENS, Math.max(0, Math.round(n))) : 0;
+
+/**
+ * What a kind reports in the form the done write can always store: whole, non-negative counts
+ * and a named provider and model. The write carries a whole batch of jobs, so a count the SQL
+ * cast refuses would fail every job in it; a count without a provider or model is dropped.
+ */
+export function storableUsage(usage: TokenCount | null | undefined): TokenCount | null {
+  if (!usage || typeof usage.provider !== 'string' || typeof usage.model !== 'string') return null;
+  if (usage.provider === '' || usage.model === '') return null;
+  return {
+    provider: usage.provider,
+    model: usage.model,
+    inputTokens: tokens(usage.inputTokens),
+    outputTokens: tokens(usage.outputTokens),
+  };
+}
+
 /** Everything the core needs to run one kind; registered with one line in job-kinds.ts. */
 export interface JobKind<P extends object = object, R extends JsonValue | void = JsonValue | void> {
   readonly name: string;
