@@ -16,6 +16,7 @@ import { git, makeBareRepo } from '../support/fixture-repos';
 import { GitHubApiServer } from '../support/github-api-server';
 import { GitSmartHttpServer } from '../support/git-smart-http-server';
 import { processesIn, waitNoProcesses } from '../support/processes';
+import { createReadyProject } from '../support/projects';
 import { expectStrictlyIncreasing } from '../support/realtime';
 import { baseUrl, connectSocket } from '../support/socket';
 import { waitFor } from '../support/wait';
@@ -115,14 +116,7 @@ describe('change: a prompt to a tested pull request, on child jobs (e2e)', () =>
       'src/sum.js': "module.exports = () => { throw new Error('not written yet'); };\n",
       'test/sum.test.js': tests,
     });
-    const res = await user.post('/projects', { name, repoUrl: gitServer.url(`acme/${name}.git`) });
-    expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status: 201 });
-    const id = (res.body as { id: string }).id;
-    await waitFor(`project ${id} to be ready`, async () => {
-      const body = (await user.get(`/projects/${id}`)).body as { status: string };
-      if (body.status === 'error') throw new Error(`clone failed: ${JSON.stringify(body)}`);
-      return body.status === 'ready';
-    });
+    const id = await createReadyProject(user, name, gitServer.url(`acme/${name}.git`));
     return { id, workspace: join(stack.config.workspacesDir, id), bare, name };
   }
 

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { NotFoundException } from '@nestjs/common';
 import { loadConfig } from '../../src/config/app-config';
 import { JobCancelledError } from '../../src/core/job.errors';
-import { MIGRATIONS_DIR } from '../../src/database/migrator';
-import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
+import type { OpenedDatabase } from '../../src/database/prisma-client.factory';
 import type { PrismaClient } from '../../src/generated/prisma/client';
 import { CHUNKER_VERSION } from '../../src/kinds/indexing/code-chunker';
 import { CodeIndexerService } from '../../src/kinds/indexing/code-indexer.service';
@@ -21,7 +20,8 @@ import {
   writeFiles,
   type EmbeddingsServer,
 } from '../support/code-index';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+
+import { pgliteBackend, postgresBackend } from '../support/database-backends';
 
 // Real PGlite, loaded outside Jest's module sandbox (see nativePGliteModule).
 jest.mock('@electric-sql/pglite', () =>
@@ -31,39 +31,6 @@ jest.mock('@electric-sql/pglite', () =>
 );
 
 const OWNER = 'alice';
-
-interface Backend {
-  name: string;
-  open(): Promise<OpenedDatabase>;
-  cleanup(): Promise<void>;
-}
-
-const postgres = (): Backend => {
-  let db: TestDatabase | undefined;
-  return {
-    name: 'PostgreSQL',
-    async open() {
-      db = await createTestDatabase();
-      return openDatabase({
-        databaseUrl: db.url,
-        dataDir: '',
-        migrationsDir: MIGRATIONS_DIR,
-        migrate: true,
-      });
-    },
-    cleanup: async () => db?.drop(),
-  };
-};
-
-const pglite = (): Backend => {
-  const dir = mkdtempSync(join(tmpdir(), 'conveyor-index-pglite-'));
-  return {
-    name: 'PGlite',
-    open: () =>
-      openDatabase({ dataDir: join(dir, 'pglite'), migrationsDir: MIGRATIONS_DIR, migrate: true }),
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-};
 
 const SOURCE_FILES: Record<string, string> = {
   'src/config.ts': [
@@ -106,7 +73,7 @@ const IGNORED_FILES: Record<string, string> = {
   'excluded.ts': 'export const excludedByInfoExclude = 1;\n',
 };
 
-describe.each([postgres(), pglite()])('code index on $name', (backend) => {
+describe.each([postgresBackend(), pgliteBackend()])('code index on $name', (backend) => {
   let opened: OpenedDatabase;
   let prisma: PrismaClient;
   let root: string;

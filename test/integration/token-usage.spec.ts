@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { loadConfig } from '../../src/config/app-config';
 import { JobRepository } from '../../src/core/job.repository';
 import { TokenUsageRepository } from '../../src/core/token-usage.repository';
 import type { SqlQuery } from '../../src/database/database.tokens';
-import { MIGRATIONS_DIR } from '../../src/database/migrator';
-import { openDatabase, type OpenedDatabase } from '../../src/database/prisma-client.factory';
-import { createTestDatabase } from '../support/database';
+import type { OpenedDatabase } from '../../src/database/prisma-client.factory';
+
+import { pgliteBackend, postgresBackend } from '../support/database-backends';
 
 // Real PGlite, loaded outside Jest's module sandbox (see nativePGliteModule).
 jest.mock('@electric-sql/pglite', () =>
@@ -17,37 +14,8 @@ jest.mock('@electric-sql/pglite', () =>
     .nativePGliteModule(),
 );
 
-interface Backend {
-  name: string;
-  open(): Promise<OpenedDatabase>;
-  cleanup(): Promise<void>;
-}
-
-const postgres = (): Backend => {
-  let drop: (() => Promise<void>) | undefined;
-  return {
-    name: 'PostgreSQL',
-    async open() {
-      const db = await createTestDatabase();
-      drop = () => db.drop();
-      const options = { databaseUrl: db.url, dataDir: '', migrationsDir: MIGRATIONS_DIR };
-      return openDatabase({ ...options, migrate: true });
-    },
-    cleanup: async () => drop?.(),
-  };
-};
-
-const pglite = (): Backend => {
-  const dataDir = path.join(os.tmpdir(), `conveyor-pglite-${randomUUID()}`, 'pglite');
-  return {
-    name: 'PGlite',
-    open: () => openDatabase({ dataDir, migrationsDir: MIGRATIONS_DIR, migrate: true }),
-    cleanup: () => fs.rm(path.dirname(dataDir), { recursive: true, force: true }),
-  };
-};
-
 /** Token usage is written by conveyor_write_jobs with each `done` (docs/usage.md). */
-describe.each([postgres(), pglite()])('token usage on $name', (backend) => {
+describe.each([postgresBackend(), pgliteBackend()])('token usage on $name', (backend) => {
   let opened: OpenedDatabase;
   let sqlCalls = 0;
   let jobs: JobRepository;
