@@ -423,15 +423,7 @@ describe('change across processes: a SIGKILLed worker mid-change (e2e)', () => {
       // A slow test keeps the first test step running while its worker is killed.
       'test/sum.test.js': `${TESTS}test('slow', () => new Promise((resolve) => setTimeout(resolve, 1500)));\n`,
     });
-    const created = await api.post('/projects', { name: 'killed', repoUrl: `file://${bare}` });
-    expect({ status: created.status, body: created.body as unknown }).toMatchObject({
-      status: 201,
-    });
-    const projectId = (created.body as { id: string }).id;
-    await waitFor('the project to be ready', async () => {
-      const body = (await api.get(`/projects/${projectId}`)).body as { status: string };
-      return body.status === 'ready';
-    });
+    const projectId = await createReadyProject(api, 'killed', `file://${bare}`);
     llm.respond((request) => ({ tokens: answer(isFix(request) ? 'add' : 'subtract') }));
     const { proc: first } = await startConveyor('change worker A', workerEnv);
     const res = await api.submit('change', {
