@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { Api, uniqueUser, type JobBody } from '../support/api';
-import { startStack, TEST_JWT_SECRET, type TestStack } from '../support/app';
+import { crashableWorkerEnv, startStack, type TestStack } from '../support/app';
 import { killAllConveyors, startConveyor, type ConveyorProcess } from '../support/conveyor-process';
 import { TEST_REDIS_URL } from '../support/redis';
 import { echoKind } from '../support/test-kinds';
@@ -33,17 +33,10 @@ describe('fair dispatch across users within a kind (separate worker processes)',
   });
 
   async function worker(label: string): Promise<ConveyorProcess> {
-    const { proc } = await startConveyor(label, {
-      APP_ROLE: 'worker',
-      DATABASE_URL: stack.db.url,
-      QUEUE_PREFIX: stack.prefix,
-      JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      JOB_CONCURRENCY: '1',
-      JOB_LOCK_MS: '2000',
-      JOB_STALLED_INTERVAL_MS: '1000',
-      QUEUE_RATE_LIMIT_MAX: '100000',
-    });
+    const { proc } = await startConveyor(
+      label,
+      crashableWorkerEnv(stack, { QUEUE_RATE_LIMIT_MAX: '100000' }),
+    );
     return proc;
   }
 

@@ -1,4 +1,4 @@
-import { startStack, TEST_JWT_SECRET, tokenFor, type TestStack } from '../support/app';
+import { crashableWorkerEnv, startStack, tokenFor, type TestStack } from '../support/app';
 import { killAllConveyors, startConveyor, type ConveyorProcess } from '../support/conveyor-process';
 import { echoKind, type EchoParams, type EchoResult } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
@@ -43,17 +43,7 @@ describe('workers crashing and shutting down (separate processes)', () => {
   async function twoWorkers(
     env: Record<string, string>,
   ): Promise<[ConveyorProcess, ConveyorProcess]> {
-    const workerEnv = {
-      APP_ROLE: 'worker',
-      DATABASE_URL: stack.db.url,
-      QUEUE_PREFIX: stack.prefix,
-      JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      JOB_CONCURRENCY: '1',
-      JOB_LOCK_MS: '2000',
-      JOB_STALLED_INTERVAL_MS: '1000',
-      ...env,
-    };
+    const workerEnv = crashableWorkerEnv(stack, env);
     const [a, b] = await Promise.all([
       startConveyor('worker A', workerEnv),
       startConveyor('worker B', workerEnv),

@@ -1,5 +1,5 @@
 import { Api, uniqueUser, type EventBody, type JobBody } from '../support/api';
-import { startStack, TEST_JWT_SECRET, type TestStack } from '../support/app';
+import { crashableWorkerEnv, startStack, type TestStack } from '../support/app';
 import { killAllConveyors, startConveyor, type ConveyorProcess } from '../support/conveyor-process';
 import { echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
@@ -28,17 +28,7 @@ describe('recovery of a job from a lost worker (separate processes)', () => {
   });
 
   async function twoWorkers(): Promise<[ConveyorProcess, ConveyorProcess]> {
-    const env = {
-      APP_ROLE: 'worker',
-      DATABASE_URL: stack.db.url,
-      QUEUE_PREFIX: stack.prefix,
-      JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      JOB_CONCURRENCY: '1',
-      JOB_LOCK_MS: '2000',
-      JOB_STALLED_INTERVAL_MS: '1000',
-      PROGRESS_INTERVAL_MS: '0',
-    };
+    const env = crashableWorkerEnv(stack, { PROGRESS_INTERVAL_MS: '0' });
     const [a, b] = await Promise.all([
       startConveyor('worker A', env),
       startConveyor('worker B', env),

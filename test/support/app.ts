@@ -78,3 +78,24 @@ export async function startStack(
     },
   };
 }
+
+/**
+ * The environment of a worker process joining a stack (its database and prefix), one job at a
+ * time and quick to be taken over when it dies; `env` adds to it or overrides it.
+ */
+export function crashableWorkerEnv(
+  stack: Pick<TestStack, 'db' | 'prefix'>,
+  env: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    APP_ROLE: 'worker',
+    DATABASE_URL: stack.db.url,
+    QUEUE_PREFIX: stack.prefix,
+    JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: 'warn',
+    JOB_CONCURRENCY: '1',
+    JOB_LOCK_MS: '2000',
+    JOB_STALLED_INTERVAL_MS: '1000',
+    ...env,
+  };
+}
