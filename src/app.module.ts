@@ -17,7 +17,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { JobsApiModule } from './http/jobs-api.module';
 import { OperationsModule } from './operations/operations.module';
-import { producerOptions } from './redis/redis-options';
+import { RedisService } from './redis/redis.service';
 import { ProjectsModule } from './projects/projects.module';
 import { McpModule } from './mcp/mcp.module';
 import { RealtimeModule } from './realtime/realtime.module';
@@ -90,7 +90,10 @@ export class AppModule {
         RedisModule,
         AuthModule,
         DatabaseModule,
-        BullModule.forRoot({ connection: producerOptions(config.redisUrl), prefix: config.prefix }),
+        BullModule.forRootAsync({
+          inject: [RedisService],
+          useFactory: (redis: RedisService) => ({ connection: redis.bullConnection('queue') }),
+        }),
         ProjectsModule.forRoot(api),
         LlmModule.forRoot(api),
         JobCoreModule.forRoot(config, kinds),

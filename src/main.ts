@@ -13,7 +13,7 @@ export interface BootstrapOptions {
 export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
   try {
     const config = loadConfig();
-    await assertRedisAnswers(config.redisUrl);
+    await assertRedisAnswers(config);
     // Loaded only now: a bad variable or an absent Redis is reported without loading every kind.
     const { createConveyor, isHttpApp } = await import('./app.factory');
     const { JOB_KINDS } = await import('./job-kinds');

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { bool, ConfigError, int, list, oneOf, raw, text, url, type Env } from './env-readers';
+import { bool, ConfigError, int, list, oneOf, raw, text, type Env } from './env-readers';
 import { parseDatabaseConfig } from './database.config';
 import { parsePrCreationConfig, type PrCreationConfig } from './pr-creation.config';
 import { parseExternalKinds, type ExternalKindConfig } from './external-kinds.config';
@@ -10,6 +10,7 @@ import { parseEmbeddingsConfig, type EmbeddingsConfig } from './embeddings.confi
 import { parseOperationsConfig, type OperationsConfig } from './operations.config';
 import { parseWriteBatchConfig, type WriteBatchConfig } from './write-batch.config';
 import { parseSecretsConfig, type SecretsConfig } from './secrets.config';
+import { parseRedisConfig, type RedisClusterConfig } from './redis.config';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -37,6 +38,7 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   dataDir: string;
   redisUrl: string;
+  redisCluster: RedisClusterConfig | null;
   prefix: string;
   jwtSecret: string;
   jwtSecretIsDevDefault: boolean;
@@ -126,9 +128,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     port: int(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
     dataDir,
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], {
-      fallback: 'redis://127.0.0.1:6379',
-    }),
+    ...parseRedisConfig(env),
     prefix,
     jwtSecret: secret ?? DEV_JWT_SECRET,
     jwtSecretIsDevDefault: secret === undefined,

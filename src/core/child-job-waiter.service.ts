@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import type { Job } from '../generated/prisma/client';
 import { messageOf } from '../common/errors';
 import { RedisService } from '../redis/redis.service';
@@ -19,7 +19,7 @@ export const CHILD_RECHECK_MS = 3000;
 export class ChildJobWaiterService {
   private readonly logger = new Logger(ChildJobWaiterService.name);
   private readonly waiters = new Map<string, Set<() => void>>();
-  private subscribed?: Promise<Redis>;
+  private subscribed?: Promise<RedisClient>;
 
   constructor(
     private readonly redis: RedisService,
@@ -76,7 +76,7 @@ export class ChildJobWaiterService {
     });
   }
 
-  private subscribe(): Promise<Redis> {
+  private subscribe(): Promise<RedisClient> {
     if (!this.subscribed) {
       const subscribing = (async () => {
         const subscriber = this.redis.subscriber('child-jobs');

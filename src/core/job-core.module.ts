@@ -1,4 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
+import { queuePrefix } from '../redis/redis-keys';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { runsWorkers, type AppConfig } from '../config/app-config';
 import { EventRetentionService } from './event-retention.service';
@@ -55,7 +56,12 @@ export class JobCoreModule {
       module: JobCoreModule,
       global: true,
       imports: [
-        BullModule.registerQueue(...registry.internal().map(({ kind }) => ({ name: kind.name }))),
+        BullModule.registerQueue(
+          ...registry.internal().map(({ kind }) => ({
+            name: kind.name,
+            prefix: queuePrefix(config.prefix, kind.name),
+          })),
+        ),
         ...kinds.flatMap((kind) => kind.imports ?? []),
       ],
       providers,

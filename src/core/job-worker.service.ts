@@ -13,11 +13,11 @@ import {
   Worker,
   type Job as BullJob,
 } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import { messageOf } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Job } from '../generated/prisma/client';
-import { workerOptions } from '../redis/redis-options';
+import { queuePrefix } from '../redis/redis-keys';
 import { RedisService } from '../redis/redis.service';
 import {
   JobCancelledError,
@@ -85,7 +85,7 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
   private readonly lent = new Set<Worker<QueuedJobData>>();
   private closing = false;
   private readonly running = new Map<string, AbortController>();
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -164,8 +164,8 @@ export class JobWorkerService implements OnApplicationBootstrap, BeforeApplicati
       kind.name,
       (job, token) => this.run(registered, processor, job, token),
       {
-        connection: workerOptions(this.config.redisUrl),
-        prefix: this.config.prefix,
+        connection: this.redis.bullConnection('worker'),
+        prefix: queuePrefix(this.config.prefix, kind.name),
         concurrency,
         limiter: { max: policies.rateLimit.max, duration: policies.rateLimit.durationMs },
         lockDuration: this.config.lockDurationMs,

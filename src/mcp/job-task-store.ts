@@ -4,7 +4,7 @@ import type {
   TaskStore,
 } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import type { McpConfig } from '../config/mcp.config';
 import type { JobService } from '../core/job.service';
 import { isTerminal } from '../core/job.types';
@@ -42,7 +42,7 @@ export class JobTaskStore implements TaskStore {
   constructor(
     private readonly userId: string,
     private readonly jobs: JobService,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly config: McpConfig,
     private readonly submit: TaskSubmitter,

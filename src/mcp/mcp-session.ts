@@ -20,7 +20,7 @@ import {
   type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import type { McpConfig } from '../config/mcp.config';
 import type { PublishedJobEvent } from '../core/job-event-bus';
 import type { JobRepository } from '../core/job.repository';
@@ -58,7 +58,7 @@ export interface McpSessionDeps {
   jobs: JobService;
   events: JobRepository;
   listeners: JobEventListeners;
-  redis: Redis;
+  redis: RedisClient;
   /** `<prefix>:mcp`. */
   keyPrefix: string;
   tools: Tool[];

@@ -1,6 +1,6 @@
 import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 
 const EVENT_ID = /^(\d{1,15})\.([A-Za-z0-9_-]{1,200})$/;
 
@@ -19,7 +19,7 @@ return seq`;
  */
 export class RedisEventStore implements EventStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** `<prefix>:mcp:<sessionId>`: every key of this session's events starts with it. */
     private readonly keyPrefix: string,
     private readonly ttlSec: number,

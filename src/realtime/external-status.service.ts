@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import { JobLifecycleService } from '../core/job-lifecycle.service';
 import { JobQueueService } from '../core/job-queue.service';
 import { JobRepository } from '../core/job.repository';
@@ -38,7 +38,7 @@ return 1`;
 @Injectable()
 export class ExternalStatusService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ExternalStatusService.name);
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
   private readonly instance = randomUUID();
   /** Per job, the tail of its reports being applied here, so they apply in publish order. */
   private readonly inOrder = new Map<string, Promise<void>>();

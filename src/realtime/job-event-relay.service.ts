@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection';
 import { JobEventBus, type PublishedJobEvents } from '../core/job-event-bus';
 import { RedisService } from '../redis/redis.service';
 import { JobEventListeners } from './job-event-listeners';
@@ -9,7 +9,7 @@ import { JobEventsGateway } from './job-events.gateway';
 @Injectable()
 export class JobEventRelay implements OnApplicationBootstrap {
   private readonly logger = new Logger(JobEventRelay.name);
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
 
   constructor(
     private readonly redis: RedisService,

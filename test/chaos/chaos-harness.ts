@@ -373,10 +373,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const client = new Redis(redis.url);
         try {
           for (const id of victims) {
-            await client.del(`chaos:echo:${id}`);
-            await client.lrem('chaos:echo:wait', 0, id);
-            await client.lrem('chaos:echo:paused', 0, id);
-            await client.zrem('chaos:echo:prioritized', id);
+            await client.del(`chaos:{echo}:echo:${id}`);
+            await client.lrem('chaos:{echo}:echo:wait', 0, id);
+            await client.lrem('chaos:{echo}:echo:paused', 0, id);
+            await client.zrem('chaos:{echo}:echo:prioritized', id);
           }
         } finally {
           client.disconnect();

@@ -22,6 +22,7 @@ import { killAllConveyors, startConveyor, type ConveyorProcess } from '../suppor
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { dropPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis';
 import { waitFor } from '../support/wait';
+import { queuePrefix } from '../../src/redis/redis-keys';
 import { fuzzSettings } from './fuzz-settings';
 import {
   hostileValue,
@@ -925,7 +926,10 @@ describe('fuzz: the served API, the socket handshake, the status channels and MC
       // Every queue entry has its row, and every queued row its queue entry.
       const kinds = [...new Set(jobs.rows.map((row) => row.kind))];
       for (const kind of kinds.filter((name) => name !== EXTERNAL_KIND)) {
-        const queue = new Queue(kind, { connection: { url: TEST_REDIS_URL }, prefix });
+        const queue = new Queue(kind, {
+          connection: { url: TEST_REDIS_URL },
+          prefix: queuePrefix(prefix, kind),
+        });
         try {
           const entries = await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active']);
           const queued = new Set(entries.map((entry) => entry.id));

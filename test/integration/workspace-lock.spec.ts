@@ -16,6 +16,7 @@ import { TEST_REDIS_URL } from '../support/redis';
 import { RedisServer } from '../support/redis-server';
 import { waitFor } from '../support/wait';
 import { workspaceEchoKind } from '../support/workspace-kinds';
+import { queuePrefix } from '../../src/redis/redis-keys';
 
 const KIND = workspaceEchoKind.name;
 
@@ -37,7 +38,7 @@ async function open(label: string, redisUrl: string, lockMs: number) {
     JOB_LOCK_MS: String(lockMs),
   });
   const connection = { ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: null };
-  const queue = new Queue(KIND, { connection, prefix: stack.prefix });
+  const queue = new Queue(KIND, { connection, prefix: queuePrefix(stack.prefix, KIND) });
   const raw = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const locks = stack.app.get(WorkspaceLockService);
   /** A job waiting for its workspace: far in the delayed set, recorded as a waiter. */

@@ -1,0 +1,63 @@
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisClusterConfig } from '../config/redis.config';
+import { producerOptions, workerOptions } from './redis-options';
+
+/** One Redis or a Redis Cluster: both answer the commands Conveyor sends. */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: the part of the configuration every connection is made from. */
+export interface RedisTarget {
+  redisUrl: string;
+  redisCluster: RedisClusterConfig | null;
+}
+
+/**
+ * command: requests fail fast while Redis is away, so an API call answers 503 instead of hanging.
+ * waiting: subscribers and BullMQ workers, which must wait for Redis instead.
+ * sharded: a subscriber to sharded channels (on a cluster, one connection per shard it needs).
+ */
+export type ConnectionRole = 'command' | 'waiting' | 'sharded';
+
+/** The one way a connection to Redis is opened (docs/redis-cluster.md). */
+export function openRedis(target: RedisTarget, role: ConnectionRole, name: string): RedisClient {
+  const connectionName = `conveyor-${name}`;
+  const cluster = target.redisCluster;
+  if (!cluster) {
+    const base =
+      role === 'command' ? producerOptions(target.redisUrl) : workerOptions(target.redisUrl);
+    return new Redis({
+      ...base,
+      connectionName,
+      ...(role === 'command' && { enableAutoPipelining: true }),
+    });
+  }
+  return new Cluster(cluster.nodes, clusterOptions(cluster, role, connectionName));
+}
+
+export function clusterOptions(
+  cluster: RedisClusterConfig,
+  role: ConnectionRole,
+  connectionName: string,
+): ClusterOptions {
+  const redisOptions: RedisOptions = {
+    connectionName,
+    ...(cluster.username && { username: cluster.username }),
+    ...(cluster.password && { password: cluster.password }),
+    ...(cluster.tls && { tls: {} }),
+    maxRetriesPerRequest: role === 'command' ? 1 : null,
+  };
+  return {
+    redisOptions,
+    // Commands wait through a failover's slot refresh instead of failing at once.
+    enableOfflineQueue: true,
+    enableAutoPipelining: role === 'command',
+    shardedSubscribers: role === 'sharded',
+    // Managed services announce nodes by hostname under TLS: the certificate names them so.
+    ...(cluster.tls && { dnsLookup: (address, callback) => callback(null, address) }),
+    slotsRefreshTimeout: 2000,
+  };
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
