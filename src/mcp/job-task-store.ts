@@ -4,12 +4,13 @@ import type {
   TaskStore,
 } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
-import type { RedisClient } from '../redis/redis-connection';
+import type { Cluster, Redis } from 'ioredis';
 import type { McpConfig } from '../config/mcp.config';
 import type { JobService } from '../core/job.service';
 import { isTerminal } from '../core/job.types';
 import type { Job } from '../generated/prisma/client';
 import { isUuid } from '../common/ids';
+import { hashTag } from '../redis/redis-keys';
 import { jobOutcome } from './mcp-tools';
 
 const LIST_PAGE = 50;
@@ -28,6 +29,24 @@ const TASK_STATUS: Record<string, Task['status']> = {
   cancelled: 'cancelled',
 };
 
+type RedisClient = Redis | Cluster;
+
+export interface TaskStoreKeys {
+  /** The user's tasks by creation time. */
+  index: string;
+  /** One task's record: its owner and TTL. */
+  task(taskId: string): string;
+}
+
+/**
+ * A user's task keys, under one hash tag per user: createTask's transaction writes a task and
+ * the user's index together, so they must share a slot on Redis Cluster (docs/redis-cluster.md).
+ */
+export function taskStoreKeys(mcpPrefix: string, userId: string): TaskStoreKeys {
+  const base = `${mcpPrefix}:${hashTag('tasks', userId)}`;
+  return { index: `${base}:index`, task: (taskId) => `${base}:task:${taskId}` };
+}
+
 /** Submits the job a task-augmented tools/call asks for; answers the job. */
 export type TaskSubmitter = (request: Request, requestId: RequestId) => Promise<Job>;
 
@@ -39,14 +58,19 @@ export type TaskSubmitter = (request: Request, requestId: RequestId) => Promise<
  * One store per session, bound to the session's user: another user's task is not found.
  */
 export class JobTaskStore implements TaskStore {
+  private readonly keys: TaskStoreKeys;
+
   constructor(
     private readonly userId: string,
     private readonly jobs: JobService,
     private readonly redis: RedisClient,
-    private readonly keyPrefix: string,
+    /** `<prefix>:mcp`. */
+    mcpPrefix: string,
     private readonly config: McpConfig,
     private readonly submit: TaskSubmitter,
-  ) {}
+  ) {
+    this.keys = taskStoreKeys(mcpPrefix, userId);
+  }
 
   async createTask(
     options: CreateTaskOptions,
@@ -59,9 +83,9 @@ export class JobTaskStore implements TaskStore {
     const record: TaskRecord = { userId: this.userId, ttl };
     await this.redis
       .multi()
-      .set(this.taskKey(job.id), JSON.stringify(record), 'PX', ttl)
-      .zadd(this.indexKey(), job.createdAt.getTime(), job.id)
-      .pexpire(this.indexKey(), this.config.taskTtlMaxMs)
+      .set(this.keys.task(job.id), JSON.stringify(record), 'PX', ttl)
+      .zadd(this.keys.index, job.createdAt.getTime(), job.id)
+      .pexpire(this.keys.index, this.config.taskTtlMaxMs)
       .exec();
     return this.toTask(job, ttl);
   }
@@ -101,19 +125,19 @@ export class JobTaskStore implements TaskStore {
     const offset = cursor === undefined ? 0 : Number(cursor);
     if (!Number.isInteger(offset) || offset < 0)
       throw new Error('cursor is not one tasks/list gave');
-    const ids = await this.redis.zrevrange(this.indexKey(), offset, offset + LIST_PAGE - 1);
+    const ids = await this.redis.zrevrange(this.keys.index, offset, offset + LIST_PAGE - 1);
     const tasks: Task[] = [];
     for (const id of ids) {
       const task = await this.getTask(id);
       if (task) tasks.push(task);
-      else await this.redis.zrem(this.indexKey(), id);
+      else await this.redis.zrem(this.keys.index, id);
     }
     return ids.length === LIST_PAGE ? { tasks, nextCursor: String(offset + LIST_PAGE) } : { tasks };
   }
 
   private async find(taskId: string): Promise<{ job: Job; record: TaskRecord } | null> {
     if (!isUuid(taskId)) return null;
-    const raw = await this.redis.get(this.taskKey(taskId));
+    const raw = await this.redis.get(this.keys.task(taskId));
     if (raw === null) return null;
     const record = JSON.parse(raw) as TaskRecord;
     if (record.userId !== this.userId) return null;
@@ -137,13 +161,5 @@ export class JobTaskStore implements TaskStore {
       pollInterval: this.config.taskPollIntervalMs,
       ...(statusMessage !== null && { statusMessage }),
     };
-  }
-
-  private taskKey(jobId: string): string {
-    return `${this.keyPrefix}:task:${jobId}`;
-  }
-
-  private indexKey(): string {
-    return `${this.keyPrefix}:tasks:${this.userId}`;
   }
 }

@@ -20,7 +20,7 @@ import {
   type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { RedisClient } from '../redis/redis-connection';
+import type { Cluster, Redis } from 'ioredis';
 import type { McpConfig } from '../config/mcp.config';
 import type { PublishedJobEvent } from '../core/job-event-bus';
 import type { JobRepository } from '../core/job.repository';
@@ -58,7 +58,7 @@ export interface McpSessionDeps {
   jobs: JobService;
   events: JobRepository;
   listeners: JobEventListeners;
-  redis: RedisClient;
+  redis: Redis | Cluster;
   /** `<prefix>:mcp`. */
   keyPrefix: string;
   tools: Tool[];
@@ -94,11 +94,7 @@ export class McpSession {
     private readonly deps: McpSessionDeps,
     onClosed: () => void,
   ) {
-    this.eventStore = new RedisEventStore(
-      deps.redis,
-      `${deps.keyPrefix}:${id}`,
-      deps.config.eventTtlSec,
-    );
+    this.eventStore = new RedisEventStore(deps.redis, deps.keyPrefix, id, deps.config.eventTtlSec);
     this.transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       eventStore: this.eventStore,

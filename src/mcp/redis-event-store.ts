@@ -1,39 +1,77 @@
 import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import type { RedisClient } from '../redis/redis-connection';
+import type { Cluster, Redis } from 'ioredis';
+import { hashTag } from '../redis/redis-keys';
+
+type RedisClient = Redis | Cluster;
 
 const EVENT_ID = /^(\d{1,15})\.([A-Za-z0-9_-]{1,200})$/;
 
-/** Appends under the next number of the session, so ids order every event of the session. */
+/**
+ * Appends under the next number of the session, so ids order every event of the session; notes
+ * the stream in the session's index, so dropping the session needs no keyspace scan.
+ */
 const STORE = `local seq = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], seq, seq .. ' ' .. ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
 return seq`;
+
+export interface McpEventKeys {
+  /** The session's event counter. */
+  seq: string;
+  /** The session's streams (as in events()), for drop(). */
+  streams: string;
+  /** One stream's events; `stream` is the base64url of the SDK's stream id. */
+  events(stream: string): string;
+}
+
+/**
+ * Every key of one session's events, all under the session's hash tag so the store script and
+ * drop() touch one slot on Redis Cluster (docs/redis-cluster.md).
+ */
+export function mcpEventKeys(mcpPrefix: string, sessionId: string): McpEventKeys {
+  const base = `${mcpPrefix}:${hashTag(sessionId)}`;
+  return {
+    seq: `${base}:seq`,
+    streams: `${base}:streams`,
+    events: (stream) => `${base}:events:${stream}`,
+  };
+}
 
 /**
  * One session's SSE events, in Redis, so that a client that lost a stream — the response stream
  * of a call, or the standalone GET stream — gets what it missed by reconnecting with
  * Last-Event-ID. An event id is `<n>.<stream>`: n orders the session's events, the stream part
  * (base64url of the SDK's stream id, so `_GET_stream` round-trips) says which stream to replay.
+ * The session is not in the id: the SDK asks the store of the session the request names.
  */
 export class RedisEventStore implements EventStore {
+  private readonly keys: McpEventKeys;
+
   constructor(
     private readonly redis: RedisClient,
-    /** `<prefix>:mcp:<sessionId>`: every key of this session's events starts with it. */
-    private readonly keyPrefix: string,
+    /** `<prefix>:mcp`. */
+    mcpPrefix: string,
+    sessionId: string,
     private readonly ttlSec: number,
-  ) {}
+  ) {
+    this.keys = mcpEventKeys(mcpPrefix, sessionId);
+  }
 
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
     const stream = Buffer.from(streamId).toString('base64url');
     const seq = (await this.redis.eval(
       STORE,
-      2,
-      `${this.keyPrefix}:seq`,
-      this.streamKey(stream),
+      3,
+      this.keys.seq,
+      this.keys.events(stream),
+      this.keys.streams,
       JSON.stringify(message),
       this.ttlSec,
+      stream,
     )) as number;
     return `${seq}.${stream}`;
   }
@@ -54,7 +92,7 @@ export class RedisEventStore implements EventStore {
     const match = EVENT_ID.exec(lastEventId);
     if (!match) throw new Error(`${lastEventId} is not an event id of this server`);
     const [, seq, stream] = match as unknown as [string, string, string];
-    const entries = await this.redis.zrangebyscore(this.streamKey(stream), `(${seq}`, '+inf');
+    const entries = await this.redis.zrangebyscore(this.keys.events(stream), `(${seq}`, '+inf');
     for (const entry of entries) {
       const space = entry.indexOf(' ');
       await send(
@@ -65,23 +103,16 @@ export class RedisEventStore implements EventStore {
     return Buffer.from(stream, 'base64url').toString();
   }
 
-  /** The session ended: its events can no longer be resumed. */
+  /**
+   * The session ended: its events can no longer be resumed. A stream stored while this runs
+   * (the transport is closed by then, so hardly any) is left to its TTL.
+   */
   async drop(): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(
-        cursor,
-        'MATCH',
-        `${this.keyPrefix}:*`,
-        'COUNT',
-        200,
-      );
-      if (keys.length > 0) await this.redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  }
-
-  private streamKey(stream: string): string {
-    return `${this.keyPrefix}:events:${stream}`;
+    const streams = await this.redis.smembers(this.keys.streams);
+    await this.redis.unlink(
+      this.keys.seq,
+      this.keys.streams,
+      ...streams.map((stream) => this.keys.events(stream)),
+    );
   }
 }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import Redis from 'ioredis';
+import { mcpEventKeys } from '../../src/mcp/redis-event-store';
 import { uniqueUser } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
 import { TEST_REDIS_URL } from '../support/redis';
@@ -38,14 +39,10 @@ describe('MCP idle sessions', () => {
     // which go when the session is closed.
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
-      const keys = () => redis.keys(`${stack.prefix}:mcp:${idleSession}:*`);
-      expect((await keys()).length).toBeGreaterThan(0);
-      await waitFor(
-        'the idle session to be closed',
-        async () => (await keys()).length === 0,
-        30_000,
-        250,
-      );
+      const { seq, streams } = mcpEventKeys(`${stack.prefix}:mcp`, idleSession);
+      const keys = () => redis.exists(seq, streams);
+      expect(await keys()).toBe(2);
+      await waitFor('the idle session to be closed', async () => (await keys()) === 0, 30_000, 250);
     } finally {
       redis.disconnect();
     }
