@@ -8,7 +8,7 @@ import { JwtService } from '../../src/auth/jwt.service';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import type { JobKind } from '../../src/core/job.types';
 import { createTestDatabase, type TestDatabase } from './database';
-import { dropPrefix, TEST_REDIS_URL, uniquePrefix } from './redis';
+import { dropPrefix, testRedisEnv, uniquePrefix } from './redis';
 
 export const TEST_JWT_SECRET = 'test-secret-for-conveyor-tests-only';
 
@@ -16,7 +16,7 @@ export function testConfig(env: Record<string, string>): AppConfig {
   return loadConfig({
     NODE_ENV: 'test',
     JWT_SECRET: TEST_JWT_SECRET,
-    REDIS_URL: TEST_REDIS_URL,
+    ...testRedisEnv(),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PROGRESS_INTERVAL_MS: '0',
     ...env,
