@@ -1,4 +1,4 @@
-/** Four tiers: unit (*.spec.ts beside the code), integration, e2e and fuzz (test/). */
+/** Five tiers: unit (*.spec.ts beside the code), integration, e2e, fuzz and cluster (test/). */
 const base = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   rootDir: __dirname,
@@ -28,6 +28,12 @@ module.exports = {
       ...base,
       displayName: 'fuzz',
       testMatch: ['<rootDir>/test/fuzz/**/*.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/jest-timeout.js'],
+    },
+    {
+      ...base,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/jest-timeout.js'],
     },
   ],
