@@ -2,20 +2,25 @@ import { randomBytes } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-/** Set by the cluster tier's global set-up: every stack of that tier runs on this cluster. */
-export const TEST_REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES;
+/** Set by a cluster-tier file (useTestCluster): its stacks and clients then run on that cluster. */
+let clusterNodes: string | undefined;
+
+/** From now on in this test file, stacks, clients and clean-up use this cluster. */
+export function useTestCluster(nodeList: string | undefined): void {
+  clusterNodes = nodeList;
+}
 
 /** What a test's Conveyor is told about Redis: the test Redis, or the tier's cluster. */
 export function testRedisEnv(): Record<string, string> {
-  return TEST_REDIS_CLUSTER_NODES
-    ? { REDIS_URL: TEST_REDIS_URL, REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }
+  return clusterNodes
+    ? { REDIS_URL: TEST_REDIS_URL, REDIS_CLUSTER_NODES: clusterNodes }
     : { REDIS_URL: TEST_REDIS_URL };
 }
 
 /** A client a test inspects Redis with, on whichever the tier runs. */
 export function testRedisClient(): Redis | Cluster {
-  if (!TEST_REDIS_CLUSTER_NODES) return new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
-  const nodes = TEST_REDIS_CLUSTER_NODES.split(',').map((entry) => {
+  if (!clusterNodes) return new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  const nodes = clusterNodes.split(',').map((entry) => {
     const [host, port] = entry.split(':');
     return { host, port: Number(port) };
   });
@@ -28,7 +33,7 @@ export function uniquePrefix(label: string): string {
 
 /** Deletes every key under the prefix (queues, limits) once a test file is done. */
 export async function dropPrefix(prefix: string, url = TEST_REDIS_URL): Promise<void> {
-  if (TEST_REDIS_CLUSTER_NODES && url === TEST_REDIS_URL) {
+  if (clusterNodes && url === TEST_REDIS_URL) {
     const cluster = testRedisClient() as Cluster;
     try {
       await new Promise<void>((resolve) => cluster.once('ready', resolve));
