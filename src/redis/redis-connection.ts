@@ -58,6 +58,20 @@ export function clusterOptions(
   };
 }
 
+/** A one-shot connection for start-up checks: no retries, no queueing, fails within timeoutMs. */
+export function openProbe(options: RedisOptions, timeoutMs: number): Redis {
+  const client = new Redis({
+    ...options,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
 export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster;
 }

@@ -1,6 +1,6 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { RedisNodeAddress } from '../config/redis.config';
-import type { RedisTarget } from './redis-connection';
+import { openProbe, type RedisTarget } from './redis-connection';
 import { describeRedisUrl, redisOptionsFromUrl } from './redis-options';
 
 /**
@@ -64,15 +64,7 @@ interface ClusterInfo {
 }
 
 async function clusterInfoOf(options: RedisOptions, timeoutMs: number): Promise<ClusterInfo> {
-  const client = new Redis({
-    ...options,
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => undefined);
+  const client = openProbe(options, timeoutMs);
   try {
     try {
       await client.connect();
