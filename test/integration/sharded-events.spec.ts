@@ -1,7 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Redis from 'ioredis';
 import { EVENT_BUCKETS, JobEventBus, eventBucketOf } from '../../src/core/job-event-bus';
 import type { StoredEvent } from '../../src/core/job.repository';
@@ -12,8 +8,8 @@ import {
   type RedisTarget,
 } from '../../src/redis/redis-connection';
 import type { RedisService } from '../../src/redis/redis.service';
-import { freePort } from '../support/ports';
 import { TEST_REDIS_URL, uniquePrefix } from '../support/redis';
+import { RedisCluster } from '../support/redis-cluster';
 import { waitFor } from '../support/wait';
 
 /** A user whose events fall in each bucket. */
@@ -102,62 +98,16 @@ describe('job events on sharded channels', () => {
   });
 
   describe('on a Redis Cluster of three masters', () => {
-    const servers: ChildProcess[] = [];
-    const ports: number[] = [];
-    let dir: string;
+    let cluster: RedisCluster;
+    let ports: number[];
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'conveyor-sharded-events-'));
-      for (let i = 0; i < 3; i++) ports.push(await freePort());
-      for (const port of ports) {
-        const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly'];
-        const cluster = ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`];
-        servers.push(
-          spawn('redis-server', [...args, 'no', ...cluster, '--dir', dir], { stdio: 'ignore' }),
-        );
-      }
-      await Promise.all(
-        ports.map((port) =>
-          waitFor(`redis ${port}`, async () => {
-            const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: null });
-            try {
-              await probe.connect();
-              return (await probe.ping()) === 'PONG';
-            } finally {
-              probe.disconnect();
-            }
-          }),
-        ),
-      );
-      const nodes = ports.map((port) => `127.0.0.1:${port}`);
-      const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-yes']);
-      expect(created.status).toBe(0);
-      await Promise.all(
-        ports.map((port) =>
-          waitFor(`cluster ok on ${port}`, async () => {
-            const probe = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
-            try {
-              return String(await probe.call('CLUSTER', 'INFO')).includes('cluster_state:ok');
-            } finally {
-              probe.disconnect();
-            }
-          }),
-        ),
-      );
+      cluster = await RedisCluster.start({ replicasPerMaster: 0 });
+      ports = await cluster.masterPorts();
     });
 
     afterAll(async () => {
-      await Promise.all(
-        servers.map(
-          (server) =>
-            new Promise<void>((resolve) => {
-              if (server.exitCode !== null) return resolve();
-              server.once('exit', () => resolve());
-              server.kill('SIGKILL');
-            }),
-        ),
-      );
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await cluster?.stop();
     });
 
     it("reach a subscriber on every node, and again after one shard's subscriber is killed", async () => {
