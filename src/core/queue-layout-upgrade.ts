@@ -123,7 +123,7 @@ async function upgradeKind(
         }
         const job = await from.getJob(id);
         if (!job) continue;
-        await to.add(job.name, dataFor(job, state), await optionsFor(client, base, job, state));
+        await to.add(job.name, dataFor(job, state), await optionsFor(client, base, id, job, state));
         if ((await from.remove(id)) === 1) upgraded.moved[state] += 1;
       }
     }
@@ -151,19 +151,20 @@ function dataFor(job: BullJob<QueuedJobData>, state: UnfinishedState): QueuedJob
 async function optionsFor(
   client: Redis,
   base: string,
+  id: string,
   job: BullJob<QueuedJobData>,
   state: UnfinishedState,
 ): Promise<JobsOptions> {
   const { attempts, backoff, removeOnComplete, removeOnFail } = job.opts;
   let delay = 0;
   if (state === 'delayed') {
-    const score = await client.zscore(`${base}:delayed`, job.id!);
+    const score = await client.zscore(`${base}:delayed`, id);
     const due =
       score === null ? job.timestamp + job.delay : Math.floor(Number(score) / DELAYED_SCORE_SHIFT);
     delay = Math.max(0, due - Date.now());
   }
   return {
-    jobId: job.id,
+    jobId: id,
     ...(job.priority > 0 && { priority: job.priority }),
     ...(attempts !== undefined && { attempts }),
     ...(backoff !== undefined && { backoff }),

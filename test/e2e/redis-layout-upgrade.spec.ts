@@ -215,6 +215,78 @@ describe('upgrade from the single-prefix queue layout', () => {
     await stopWorker();
   }, 120_000);
 
+  it('an active job whose worker still holds its lock waits for a later run', async () => {
+    const api = new Api(stack, uniqueUser('held'));
+    const running = await api.submitOk(KIND, { text: 'held running' });
+    await rewind(running, { priority: true });
+    const alive = new Worker(KIND, null, {
+      connection: connection(),
+      prefix: stack.prefix,
+      lockDuration: 600_000,
+      autorun: false,
+    });
+    expect((await alive.getNextJob(randomUUID(), { block: false }))?.id).toBe(running.id);
+    await alive.close(true);
+    await stack.app.get(JobLifecycleService).apply(running.id, { type: 'processing', attempt: 1 });
+    const queued = await api.submitOk(KIND, { text: 'held queued' });
+    await rewind(queued, { priority: true });
+    const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: stack.prefix, LOG_LEVEL: 'silent' };
+
+    const first = new ConveyorProcess('redis:upgrade held', env, CLI);
+    expect(await first.exited).toEqual({ code: 2, signal: null });
+    expect(first.stdout.trim()).toBe(
+      `${KIND}: moved 1 prioritized; 1 active job(s) locked by a running worker ` +
+        `(${running.id}), moved once it stops`,
+    );
+    expect(await oldQueue.getJobState(running.id)).toBe('active');
+    expect(await newQueue.getJobState(running.id)).toBe('unknown');
+
+    // Its worker of the previous version stops: the lock goes, as when it lapses.
+    await redis.del(`${stack.prefix}:${KIND}:${running.id}:lock`);
+    const second = new ConveyorProcess('redis:upgrade after stop', env, CLI);
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect(second.stdout.trim()).toBe(`${KIND}: moved 1 active; old queue deleted`);
+    expect(await oldKeys()).toEqual([]);
+
+    await startWorker();
+    expect(await api.waitForStatus(queued.id, undefined, FINISH_BOUND_MS)).toMatchObject({
+      status: 'done',
+      attempts: 1,
+    });
+    expect(await api.waitForStatus(running.id, undefined, FINISH_BOUND_MS)).toMatchObject({
+      status: 'done',
+      attempts: 2,
+    });
+    await stopWorker();
+  }, 120_000);
+
+  it('a run that died between adding a job to the new queue and removing it from the old is completed', async () => {
+    const api = new Api(stack, uniqueUser('midway'));
+    const job = await api.submitOk(KIND, { text: 'midway' });
+    const entry = await waitFor(`entry of ${job.id}`, () => newQueue.getJob(job.id));
+    // Its entry in both layouts, as the dead run left it.
+    await oldQueue.add(entry.name, entry.data, { ...entry.opts, jobId: job.id });
+    const env = { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: stack.prefix, LOG_LEVEL: 'silent' };
+
+    const cli = new ConveyorProcess('redis:upgrade midway', env, CLI);
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.stdout.trim()).toBe(`${KIND}: moved 1 prioritized; old queue deleted`);
+    expect(await oldKeys()).toEqual([]);
+    expect(await newQueue.getJobCounts('wait', 'prioritized', 'delayed', 'active')).toEqual({
+      wait: 0,
+      prioritized: 1,
+      delayed: 0,
+      active: 0,
+    });
+
+    await startWorker();
+    expect(await api.waitForStatus(job.id, undefined, FINISH_BOUND_MS)).toMatchObject({
+      status: 'done',
+      attempts: 1,
+    });
+    await stopWorker();
+  }, 120_000);
+
   it('redis:upgrade fails with one line when Redis does not answer', async () => {
     const cli = new ConveyorProcess(
       'redis:upgrade unreachable',
