@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Cluster } from 'ioredis';
+import { workspaceLeaseKeys } from '../../src/core/workspace-lock.service';
 import { AdminApi, Api, uniqueUser, type JobBody } from '../support/api';
 import { startStack, TEST_JWT_SECRET, type TestStack } from '../support/app';
 import { ConveyorProcess, killAllConveyors } from '../support/conveyor-process';
@@ -14,10 +15,7 @@ const WS_KIND = workspaceEchoKind.name;
 /** Enough projects that two of them almost surely have their leases on different masters. */
 const MAX_PROJECTS = 12;
 
-/** The lease key of a project (docs/redis-cluster.md): the project id is its hash tag. */
-function leaseKey(prefix: string, projectId: string): string {
-  return `${prefix}:workspace-lock:{${projectId}}`;
-}
+const leaseKey = (prefix: string, projectId: string) => workspaceLeaseKeys(prefix, projectId).lease;
 
 /**
  * The api runs in this process, jobs in worker processes, all on one Redis Cluster: a cancel
@@ -144,7 +142,7 @@ describe('api and worker processes on a Redis Cluster', () => {
     const holder = await submit(WS_KIND, a, { text: 'hold', holdFirstRun: true });
     const holding = await api.waitForStatus(holder, ['processing', 'done', 'error', 'cancelled']);
     expect(holding).toMatchObject({ status: 'processing', error: null });
-    // The lease is the key the docs name, on its master.
+    // The lease is held under its key, on the master its slot maps to.
     expect(await redis.exists(leaseKey(stack.prefix, a))).toBe(1);
 
     const follower = await submit(WS_KIND, a, { text: 'follow' });
