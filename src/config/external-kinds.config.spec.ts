@@ -48,6 +48,7 @@ describe('EXTERNAL_KINDS', () => {
     ],
     [{ EXTERNAL_KINDS: 'a', EXTERNAL_A_TIMEOUT_MS: '5' }, 'EXTERNAL_A_TIMEOUT_MS must be between'],
     [{ EXTERNAL_KINDS: 'a', EXTERNAL_A_LIST: 'has space' }, 'EXTERNAL_A_LIST must be 1-256'],
+    [{ EXTERNAL_KINDS: 'a', EXTERNAL_A_LIST: 'jobs{}:a}' }, 'EXTERNAL_A_LIST has a "}" outside'],
     [
       { EXTERNAL_KINDS: 'a,b', EXTERNAL_B_LIST: 'cv:external:a' },
       'EXTERNAL_B_LIST is the list of kind "a" too',

@@ -24,6 +24,15 @@ export function externalVariable(kind: string, suffix: string): string {
   return `EXTERNAL_${kind.toUpperCase().replace(/-/g, '_')}_${suffix}`;
 }
 
+/**
+ * What Redis Cluster hashes of a list name is its first non-empty `{…}`, else the whole name; the
+ * kind's other keys borrow that as their hash tag, which cannot hold a `}` (docs/external-workers.md).
+ */
+function taggable(list: string): boolean {
+  const tagged = /^[^{]*\{([^}]+)\}/.exec(list);
+  return tagged !== null || !list.includes('}');
+}
+
 function key(env: Env, name: string): string | undefined {
   return text(env, name, REDIS_KEY, '1-256 printable characters without spaces');
 }
@@ -43,6 +52,9 @@ export function parseExternalKinds(
   return names.map((name) => {
     const listVar = externalVariable(name, 'LIST');
     const list = key(env, listVar) ?? `${prefix}:external:${name}`;
+    if (!taggable(list)) {
+      throw new ConfigError(listVar, `has a "}" outside a hash tag (${list})`);
+    }
     const other = lists.get(list);
     if (other !== undefined) {
       throw new ConfigError(listVar, `is the list of kind "${other}" too (${list})`);

@@ -3,7 +3,7 @@ import type { RedisClient } from '../redis/redis-connection';
 import type { Job } from '../generated/prisma/client';
 import { messageOf } from '../common/errors';
 import { RedisService } from '../redis/redis.service';
-import { JobEventBus, type PublishedJobEvents } from './job-event-bus';
+import { JobEventBus, type PublishedJobEvent } from './job-event-bus';
 import { JobRepository } from './job.repository';
 import { isTerminal } from './job.types';
 
@@ -11,9 +11,9 @@ import { isTerminal } from './job.types';
 export const CHILD_RECHECK_MS = 3000;
 
 /**
- * Waits for jobs to end without polling: every worker process listens once on the events channel
- * the core publishes on, and a waiting parent reads its step's row when the step's terminal event
- * goes by, and every CHILD_RECHECK_MS besides.
+ * Waits for jobs to end without polling: every worker process listens once on the events channels
+ * the core publishes on (every bucket), and a waiting parent reads its step's row when the step's
+ * terminal event goes by, and every CHILD_RECHECK_MS besides.
  */
 @Injectable()
 export class ChildJobWaiterService {
@@ -79,9 +79,13 @@ export class ChildJobWaiterService {
   private subscribe(): Promise<RedisClient> {
     if (!this.subscribed) {
       const subscribing = (async () => {
-        const subscriber = this.redis.subscriber('child-jobs');
-        subscriber.on('message', (_channel: string, payload: string) => this.onMessage(payload));
-        await subscriber.subscribe(this.bus.channel());
+        const subscriber = this.redis.shardedSubscriber('child-jobs');
+        try {
+          await this.bus.subscribe(subscriber, (events) => this.onEvents(events));
+        } catch (error) {
+          subscriber.disconnect();
+          throw error;
+        }
         return subscriber;
       })();
       this.subscribed = subscribing;
@@ -93,15 +97,9 @@ export class ChildJobWaiterService {
     return this.subscribed;
   }
 
-  private onMessage(payload: string): void {
+  private onEvents(events: PublishedJobEvent[]): void {
     if (this.waiters.size === 0) return;
-    let events: PublishedJobEvents;
-    try {
-      events = JSON.parse(payload) as PublishedJobEvents;
-    } catch {
-      return;
-    }
-    for (const event of Array.isArray(events) ? events : [events]) {
+    for (const event of events) {
       if (!isTerminal(event.status)) continue;
       for (const wake of this.waiters.get(event.jobId) ?? []) wake();
     }

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import type { Job } from '../generated/prisma/client';
 import { RedisService } from '../redis/redis.service';
+import { tagOfKey } from '../redis/redis-keys';
 import { guardDependency } from '../common/dependency.errors';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { JobRegistry } from './job-registry';
@@ -15,6 +16,24 @@ import type { ExternalRunner, JobPolicies } from './job.types';
 export const CANCEL_CHANNEL = 'cancel';
 
 const SWEEP_BATCH = 100;
+
+/** list, held list, deadlines, items, paused flag: the order the scripts' KEYS take them in. */
+export type ExternalKindKeys = [string, string, string, string, string];
+
+/**
+ * The list keeps the name its outside workers pop (docs/external-workers.md); the kind's other
+ * keys take the list's hash tag, so the scripts that move items between them run on one slot.
+ */
+export function externalKindKeys(prefix: string, listName: string, kind: string): ExternalKindKeys {
+  const tag = tagOfKey(listName);
+  return [
+    listName,
+    `${prefix}:external-held:${tag}:${kind}`,
+    `${prefix}:external-deadlines:${tag}:${kind}`,
+    `${prefix}:external-items:${tag}:${kind}`,
+    `${prefix}:external-paused:${tag}:${kind}`,
+  ];
+}
 
 /**
  * Keeps the item (to find it in the list again), the deadline and the list push together.
@@ -209,16 +228,8 @@ export class ExternalQueueService implements OnApplicationBootstrap, OnApplicati
     }
   }
 
-  /** list, held list, deadlines, items, paused flag. */
-  private keys(kind: string): [string, string, string, string, string] {
-    const { external } = this.runner(kind);
-    return [
-      external.list,
-      this.redis.key('external-held', kind),
-      this.redis.key('external-deadlines', kind),
-      this.redis.key('external-items', kind),
-      this.redis.key('external-paused', kind),
-    ];
+  private keys(kind: string): ExternalKindKeys {
+    return externalKindKeys(this.redis.key(), this.runner(kind).external.list, kind);
   }
 
   private runner(kind: string): { external: ExternalRunner; policies: JobPolicies } {

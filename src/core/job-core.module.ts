@@ -20,6 +20,7 @@ import { TokenQuota } from './token-quota';
 import { TokenUsageRepository } from './token-usage.repository';
 import { JobChildrenService } from './job-children.service';
 import { ChildJobWaiterService } from './child-job-waiter.service';
+import { QueueLayoutUpgradeService } from './queue-layout-upgrade.service';
 
 const SHARED = [
   WorkspaceLockService,
@@ -45,6 +46,7 @@ export class JobCoreModule {
     const providers: Provider[] = [{ provide: JobRegistry, useValue: registry }, ...SHARED];
     if (workers) {
       providers.push(
+        QueueLayoutUpgradeService,
         JobWorkerService,
         JobReconcilerService,
         JobChildrenService,

@@ -51,12 +51,12 @@ describe('JobMetricsService.record', () => {
     ]);
     expect(calls).toEqual(
       expect.arrayContaining([
-        ['hincrby', 'test:metrics:events', 'echo\tcreated', 2],
-        ['hincrby', 'test:metrics:events', 'echo\tdone', 2],
-        ['hincrby', 'test:metrics:jobs', 'echo\tdone', 2],
-        ['hincrby', 'test:metrics:duration', 'echo\t2.5', 2],
-        ['hincrby', 'test:metrics:duration', 'echo\tcount', 2],
-        ['hincrbyfloat', 'test:metrics:duration', 'echo\tsum', 3],
+        ['hincrby', 'test:{metrics}:events', 'echo\tcreated', 2],
+        ['hincrby', 'test:{metrics}:events', 'echo\tdone', 2],
+        ['hincrby', 'test:{metrics}:jobs', 'echo\tdone', 2],
+        ['hincrby', 'test:{metrics}:duration', 'echo\t2.5', 2],
+        ['hincrby', 'test:{metrics}:duration', 'echo\tcount', 2],
+        ['hincrbyfloat', 'test:{metrics}:duration', 'echo\tsum', 3],
       ]),
     );
     expect(calls).toHaveLength(6);
@@ -70,8 +70,8 @@ describe('JobMetricsService.record', () => {
     await first;
     await metrics.record(event(2, 'processing'));
     expect(calls).toEqual([
-      ['hincrby', 'test:metrics:events', 'echo\tcreated', 1],
-      ['hincrby', 'test:metrics:events', 'echo\tprocessing', 1],
+      ['hincrby', 'test:{metrics}:events', 'echo\tcreated', 1],
+      ['hincrby', 'test:{metrics}:events', 'echo\tprocessing', 1],
     ]);
   });
 

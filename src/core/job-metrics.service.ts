@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from '../generated/prisma/client';
+import { hashTag } from '../redis/redis-keys';
 import { RedisService } from '../redis/redis.service';
 import type { StoredEvent } from './job.repository';
 import { isTerminal, type TokenCount } from './job.types';
@@ -10,6 +11,22 @@ export const JOB_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 
 const SEP = '\t';
 /** The one field added by fractions (HINCRBYFLOAT); the others count by whole numbers. */
 const SUM = `${SEP}sum`;
+
+export type MetricsHash = 'jobs' | 'events' | 'duration' | 'tokens';
+
+/**
+ * The counters' hashes share one tag: a flush touches them together, and on a cluster its
+ * commands then leave for one node in one write.
+ */
+export function metricsKeys(prefix: string): Record<MetricsHash, string> {
+  const tag = hashTag('metrics');
+  return {
+    jobs: `${prefix}:${tag}:jobs`,
+    events: `${prefix}:${tag}:events`,
+    duration: `${prefix}:${tag}:duration`,
+    tokens: `${prefix}:${tag}:tokens`,
+  };
+}
 
 export interface LabelledCount {
   kind: string;
@@ -53,10 +70,13 @@ export interface JobMetricsSnapshot {
 @Injectable()
 export class JobMetricsService {
   private readonly logger = new Logger(JobMetricsService.name);
-  private pending = new Map<string, Map<string, number>>();
+  private pending = new Map<MetricsHash, Map<string, number>>();
+  private readonly keys: Record<MetricsHash, string>;
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly redis: RedisService) {
+    this.keys = metricsKeys(redis.key());
+  }
 
   /**
    * Counts an event just persisted; a job's end also counts the job and its duration, and the
@@ -87,7 +107,7 @@ export class JobMetricsService {
     return this.flushing;
   }
 
-  private add(hash: string, field: string, by: number): void {
+  private add(hash: MetricsHash, field: string, by: number): void {
     let fields = this.pending.get(hash);
     if (!fields) this.pending.set(hash, (fields = new Map<string, number>()));
     fields.set(field, (fields.get(field) ?? 0) + by);
@@ -103,8 +123,8 @@ export class JobMetricsService {
       for (const [field, by] of fields) {
         sent.push(
           field.endsWith(SUM)
-            ? client.hincrbyfloat(this.key(hash), field, by)
-            : client.hincrby(this.key(hash), field, by),
+            ? client.hincrbyfloat(this.keys[hash], field, by)
+            : client.hincrby(this.keys[hash], field, by),
         );
       }
     }
@@ -121,10 +141,10 @@ export class JobMetricsService {
 
   async snapshot(): Promise<JobMetricsSnapshot> {
     const [jobs, events, duration, tokenHash] = await Promise.all([
-      this.redis.client.hgetall(this.key('jobs')),
-      this.redis.client.hgetall(this.key('events')),
-      this.redis.client.hgetall(this.key('duration')),
-      this.redis.client.hgetall(this.key('tokens')),
+      this.redis.client.hgetall(this.keys.jobs),
+      this.redis.client.hgetall(this.keys.events),
+      this.redis.client.hgetall(this.keys.duration),
+      this.redis.client.hgetall(this.keys.tokens),
     ]);
     return {
       jobs: counts(jobs),
@@ -132,10 +152,6 @@ export class JobMetricsService {
       durations: durations(duration),
       tokens: tokens(tokenHash),
     };
-  }
-
-  private key(name: string): string {
-    return this.redis.key('metrics', name);
   }
 }
 

@@ -189,6 +189,18 @@ export class JobQueueService implements OnModuleInit {
     });
   }
 
+  /**
+   * Whether BullMQ still holds the job (in any state), read from its own key in the queue's slot;
+   * null for a kind this process has no queue for.
+   */
+  exists(kind: string, jobId: string): Promise<boolean | null> {
+    const queue = this.queues.get(kind);
+    if (!queue) return Promise.resolve(null);
+    return guardDependency('redis', async () => {
+      return (await this.redis.client.exists(queue.toKey(jobId))) === 1;
+    });
+  }
+
   /** Moves a delayed job to the front of its wait, when this process knows its kind. */
   promoteDelayed(kind: string, jobId: string): Promise<PromoteOutcome> {
     const queue = this.queues.get(kind);

@@ -11,6 +11,7 @@ import { JobLifecycleService } from './job-lifecycle.service';
 import { JobQueueService } from './job-queue.service';
 import { JobRegistry } from './job-registry';
 import { JobRepository } from './job.repository';
+import { QueueLayoutUpgradeService } from './queue-layout-upgrade.service';
 
 const BATCH = 200;
 
@@ -37,6 +38,7 @@ export class JobReconcilerService implements OnApplicationBootstrap, OnApplicati
     private readonly queues: JobQueueService,
     private readonly lifecycle: JobLifecycleService,
     private readonly redis: RedisService,
+    private readonly layout: QueueLayoutUpgradeService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -51,6 +53,8 @@ export class JobReconcilerService implements OnApplicationBootstrap, OnApplicati
   }
 
   private async round(): Promise<void> {
+    // A job still in the single-prefix layout has no entry in the new one, yet is not lost.
+    if (this.layout.pending) return;
     try {
       const hold = Math.max(1000, this.config.reliability.reconcileIntervalMs - 500);
       if (!(await this.redis.claimRound('reconcile', hold))) return;

@@ -5,15 +5,35 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { guardDependency } from '../common/dependency.errors';
 import { JobQueueService } from './job-queue.service';
+import { hashTag } from '../redis/redis-keys';
+
+export interface WorkspaceLeaseKeys {
+  lease: string;
+  waiters: string;
+  /** The waiters' arrival counter. */
+  waitersSeq: string;
+}
+
+/** One project's keys share its tag: the acquire script touches all three (docs/workspace-leases.md). */
+export function workspaceLeaseKeys(prefix: string, projectId: string): WorkspaceLeaseKeys {
+  const tag = hashTag(projectId);
+  return {
+    lease: `${prefix}:workspace-lock:${tag}`,
+    waiters: `${prefix}:workspace-waiters:${tag}`,
+    waitersSeq: `${prefix}:workspace-waiters:${tag}:seq`,
+  };
+}
 
 /**
  * KEYS: lease, waiters, waiters' arrival counter. ARGV: token (`<jobId>:<run>`), job id prefix
- * (`<jobId>:`), ttl ms, waiter member (`<kind>:<jobId>`), BullMQ key prefix, waiters ttl ms.
+ * (`<jobId>:`), ttl ms, waiter member (`<kind>:<jobId>`), waiters ttl ms, then the ancestors'
+ * prefixes (`<ancestorId>:`).
  * Waiters are ranked by a counter, not a clock: two arriving in one millisecond keep their order.
- * Free, or held by an earlier run of the same job (its worker died): taken at once.
- * Held by a run of an ancestor (ARGV[7…], `<jobId>:`): the step runs inside it; its value returned.
- * Otherwise the job joins the waiters (keeping its place) and learns, when it is the first
- * waiter whose BullMQ job still exists, how long the lease has left if nobody renews it.
+ * Free, or held by an earlier run of the same job (its worker died): taken at once (-2).
+ * Held by a run of an ancestor: the step runs inside it; its value returned.
+ * Otherwise the job joins the waiters (keeping its place) and gets the lease's time left if
+ * nobody renews it, then the first waiters: whether their BullMQ jobs still exist is read outside
+ * the script, since those keys live in their queue's slot (docs/workspace-leases.md).
  */
 const ACQUIRE = `
 local current = redis.call('get', KEYS[1])
@@ -22,7 +42,7 @@ if not current or string.sub(current, 1, #ARGV[2]) == ARGV[2] then
   redis.call('zrem', KEYS[2], ARGV[4])
   return -2
 end
-for i = 7, #ARGV do
+for i = 6, #ARGV do
   if string.sub(current, 1, #ARGV[i]) == ARGV[i] then
     redis.call('zrem', KEYS[2], ARGV[4])
     return current
@@ -31,16 +51,11 @@ end
 if not redis.call('zscore', KEYS[2], ARGV[4]) then
   redis.call('zadd', KEYS[2], redis.call('incr', KEYS[3]), ARGV[4])
 end
-redis.call('pexpire', KEYS[2], ARGV[6])
-redis.call('pexpire', KEYS[3], ARGV[6])
-for _, member in ipairs(redis.call('zrange', KEYS[2], 0, 9)) do
-  if redis.call('exists', ARGV[5] .. ':' .. member) == 1 then
-    if member == ARGV[4] then return redis.call('pttl', KEYS[1]) end
-    return -1
-  end
-  redis.call('zrem', KEYS[2], member)
-end
-return -1`;
+redis.call('pexpire', KEYS[2], ARGV[5])
+redis.call('pexpire', KEYS[3], ARGV[5])
+local answer = redis.call('zrange', KEYS[2], 0, 9)
+table.insert(answer, 1, redis.call('pttl', KEYS[1]))
+return answer`;
 
 /** Extends the run's own lease; takes it back if it lapsed and nobody else took it (1), or 0. */
 const RENEW = `
@@ -107,27 +122,32 @@ export class WorkspaceLockService {
     kind: string,
     ancestors: readonly string[] = [],
   ): Promise<WorkspaceLease | WorkspaceBusy> {
-    const key = this.leaseKey(projectId);
+    const keys = this.keys(projectId);
+    const key = keys.lease;
     const token = `${jobId}:${randomUUID()}`;
     const ttl = this.config.lockDurationMs;
+    const member = `${kind}:${jobId}`;
     return guardDependency('redis', async () => {
-      const answer = await this.redis.client.eval(
+      const answer = (await this.redis.client.eval(
         ACQUIRE,
         3,
         key,
-        this.waitersKey(projectId),
-        `${this.waitersKey(projectId)}:seq`,
+        keys.waiters,
+        keys.waitersSeq,
         token,
         `${jobId}:`,
         ttl,
-        `${kind}:${jobId}`,
-        this.config.prefix,
+        member,
         WAITERS_TTL_MS,
         ...ancestors.map((id) => `${id}:`),
-      );
+      )) as number | string | [number, ...string[]];
       if (typeof answer === 'string') return this.borrowed(key, answer, ttl);
-      const outcome = Number(answer);
-      if (outcome !== -2) return { lapsesInMs: outcome >= 0 ? outcome + LAPSE_MARGIN_MS : null };
+      if (Array.isArray(answer)) {
+        const [pttl, ...head] = answer;
+        const first = await this.firstLiveWaiter(keys.waiters, head, member);
+        const lapses = first === member && pttl >= 0 ? pttl + LAPSE_MARGIN_MS : null;
+        return { lapsesInMs: lapses };
+      }
       const timer = setInterval(() => {
         this.redis.client.eval(RENEW, 1, key, token, ttl).then(
           (renewed) => {
@@ -148,6 +168,33 @@ export class WorkspaceLockService {
         leave: () => clearInterval(timer),
       };
     });
+  }
+
+  /**
+   * The first waiter whose BullMQ job still exists; the ones before it whose job is gone
+   * (cancelled, removed) leave the set. A waiter of a kind this process has no queue for is
+   * passed over and kept, as wake() does.
+   */
+  private async firstLiveWaiter(
+    waitersKey: string,
+    head: readonly string[],
+    self: string,
+  ): Promise<string | null> {
+    const gone: string[] = [];
+    let first: string | null = null;
+    for (const member of head) {
+      const split = member.lastIndexOf(':');
+      const alive =
+        member === self ||
+        (await this.queues.exists(member.slice(0, split), member.slice(split + 1)));
+      if (alive === false) gone.push(member);
+      else if (alive) {
+        first = member;
+        break;
+      }
+    }
+    if (gone.length > 0) await this.redis.client.zrem(waitersKey, ...gone);
+    return first;
   }
 
   private borrowed(key: string, token: string, ttl: number): WorkspaceLease {
@@ -171,7 +218,7 @@ export class WorkspaceLockService {
    */
   async waiting(projectId: string): Promise<void> {
     try {
-      if ((await this.redis.client.exists(this.leaseKey(projectId))) === 0) {
+      if ((await this.redis.client.exists(this.keys(projectId).lease)) === 0) {
         await this.wake(projectId);
       }
     } catch (error) {
@@ -181,7 +228,7 @@ export class WorkspaceLockService {
 
   private async release(projectId: string, token: string): Promise<void> {
     const attempt = async () => {
-      await this.redis.client.eval(RELEASE, 1, this.leaseKey(projectId), token);
+      await this.redis.client.eval(RELEASE, 1, this.keys(projectId).lease, token);
       await this.wake(projectId);
     };
     try {
@@ -211,7 +258,7 @@ export class WorkspaceLockService {
 
   /** Promotes the first waiter that is still delayed; stops at one already on its way. */
   private async wake(projectId: string): Promise<void> {
-    const waitersKey = this.waitersKey(projectId);
+    const waitersKey = this.keys(projectId).waiters;
     const members = await this.redis.client.zrange(waitersKey, 0, 9);
     for (const member of members) {
       const split = member.lastIndexOf(':');
@@ -224,11 +271,7 @@ export class WorkspaceLockService {
     }
   }
 
-  private leaseKey(projectId: string): string {
-    return this.redis.key('workspace-lock', projectId);
-  }
-
-  private waitersKey(projectId: string): string {
-    return this.redis.key('workspace-waiters', projectId);
+  private keys(projectId: string): WorkspaceLeaseKeys {
+    return workspaceLeaseKeys(this.config.prefix, projectId);
   }
 }

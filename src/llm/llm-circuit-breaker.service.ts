@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { LlmProviderName } from '../config/llm.config';
+import { hashTag } from '../redis/redis-keys';
 import { RedisService } from '../redis/redis.service';
 
 export interface CircuitState {
@@ -9,6 +10,20 @@ export interface CircuitState {
   failures: number;
   /** When an open circuit lets a call through again (ms since the epoch), else null. */
   retryAt: number | null;
+}
+
+export interface CircuitKeys {
+  failures: string;
+  open: string;
+}
+
+/** One provider's keys share its tag: a success deletes both in one command. */
+export function circuitKeys(prefix: string, provider: string): CircuitKeys {
+  const tag = hashTag(provider);
+  return {
+    failures: `${prefix}:llm:circuit:${tag}:failures`,
+    open: `${prefix}:llm:circuit:${tag}:open`,
+  };
 }
 
 /** Failures in a row are forgotten after this long without another one. */
@@ -32,8 +47,8 @@ export class LlmCircuitBreaker {
   async state(provider: LlmProviderName): Promise<CircuitState> {
     try {
       const [failures, ttl] = await Promise.all([
-        this.redis.client.get(this.key(provider, 'failures')),
-        this.redis.client.pttl(this.key(provider, 'open')),
+        this.redis.client.get(this.keys(provider).failures),
+        this.redis.client.pttl(this.keys(provider).open),
       ]);
       const open = ttl > 0;
       return { open, failures: Number(failures ?? 0), retryAt: open ? Date.now() + ttl : null };
@@ -47,11 +62,11 @@ export class LlmCircuitBreaker {
   async recordFailure(provider: LlmProviderName): Promise<void> {
     const { circuitFailures, circuitCooldownMs } = this.config.llm;
     try {
-      const failures = await this.redis.client.incr(this.key(provider, 'failures'));
-      await this.redis.client.expire(this.key(provider, 'failures'), FAILURE_MEMORY_SEC);
+      const failures = await this.redis.client.incr(this.keys(provider).failures);
+      await this.redis.client.expire(this.keys(provider).failures, FAILURE_MEMORY_SEC);
       if (failures >= circuitFailures) {
         await this.redis.client.set(
-          this.key(provider, 'open'),
+          this.keys(provider).open,
           String(failures),
           'PX',
           circuitCooldownMs,
@@ -67,13 +82,15 @@ export class LlmCircuitBreaker {
 
   async recordSuccess(provider: LlmProviderName): Promise<void> {
     try {
-      await this.redis.client.del(this.key(provider, 'failures'), this.key(provider, 'open'));
+      const { failures, open } = this.keys(provider);
+      await this.redis.client.del(failures, open);
     } catch (error) {
-      this.logger.warn(`circuit of ${provider} not reset: ${(error as Error).message}`);
+      // Left as it is, the count of failures makes the next single one open the circuit again.
+      this.logger.error(`circuit of ${provider} not reset: ${(error as Error).message}`);
     }
   }
 
-  private key(provider: LlmProviderName, what: 'failures' | 'open'): string {
-    return this.redis.key('llm', 'circuit', provider, what);
+  private keys(provider: LlmProviderName): CircuitKeys {
+    return circuitKeys(this.config.prefix, provider);
   }
 }

@@ -1,6 +1,6 @@
-import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import type { RedisClient } from '../redis/redis-connection';
-import { JobEventBus, type PublishedJobEvents } from '../core/job-event-bus';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { onResubscribed } from '../redis/redis-connection';
+import { JobEventBus } from '../core/job-event-bus';
 import { RedisService } from '../redis/redis.service';
 import { JobEventListeners } from './job-event-listeners';
 import { JobEventsGateway } from './job-events.gateway';
@@ -8,9 +8,6 @@ import { JobEventsGateway } from './job-events.gateway';
 /** Brings every persisted event, from whichever process wrote it, to this instance's sockets. */
 @Injectable()
 export class JobEventRelay implements OnApplicationBootstrap {
-  private readonly logger = new Logger(JobEventRelay.name);
-  private subscriber?: RedisClient;
-
   constructor(
     private readonly redis: RedisService,
     private readonly bus: JobEventBus,
@@ -19,27 +16,17 @@ export class JobEventRelay implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.subscriber = this.redis.subscriber('events');
-    let connectedOnce = false;
-    // Messages published while the subscriber was away are gone: read them from the database.
-    this.subscriber.on('ready', () => {
-      if (connectedOnce) {
-        this.gateway.resumeAll();
-        this.listeners.resumeAll();
-      }
-      connectedOnce = true;
+    const subscriber = this.redis.shardedSubscriber('events');
+    // Messages published while a subscriber was away are gone: read them from the database.
+    onResubscribed(subscriber, () => {
+      this.gateway.resumeAll();
+      this.listeners.resumeAll();
     });
-    this.subscriber.on('message', (_channel: string, raw: string) => {
-      try {
-        const published = JSON.parse(raw) as PublishedJobEvents;
-        for (const event of Array.isArray(published) ? published : [published]) {
-          this.gateway.deliver(event);
-          this.listeners.deliver(event);
-        }
-      } catch (error) {
-        this.logger.warn(`unreadable event on ${this.bus.channel()}: ${(error as Error).message}`);
+    await this.bus.subscribe(subscriber, (events) => {
+      for (const event of events) {
+        this.gateway.deliver(event);
+        this.listeners.deliver(event);
       }
     });
-    await this.subscriber.subscribe(this.bus.channel());
   }
 }

@@ -75,3 +75,23 @@ export function openProbe(options: RedisOptions, timeoutMs: number): Redis {
 export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster;
 }
+
+/**
+ * Calls `listener` each time a subscriber connection is back and subscribed again after being
+ * away: on one Redis, every 'ready' after the first (ioredis resubscribes as it gets ready); on
+ * a cluster's sharded subscriber, 'subscribersReady', which ioredis emits once it has replaced
+ * the shard subscribers that ended or moved and sent their SSUBSCRIBEs again. The cluster emits
+ * it at start and on any topology change too: callers must be ones that an extra call only
+ * costs a read of what was missed.
+ */
+export function onResubscribed(connection: RedisClient, listener: () => void): void {
+  if (isCluster(connection)) {
+    connection.on('subscribersReady', listener);
+    return;
+  }
+  let connectedOnce = connection.status === 'ready';
+  connection.on('ready', () => {
+    if (connectedOnce) listener();
+    connectedOnce = true;
+  });
+}

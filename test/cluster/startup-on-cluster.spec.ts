@@ -51,7 +51,7 @@ async function startSlotlessNode(dir: string): Promise<{ port: number; child: Ch
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await waitFor('the slotless cluster node to accept connections', () =>
-    /Ready to accept connections/.test(output) ? true : undefined,
+    Promise.resolve(/Ready to accept connections/.test(output) ? true : undefined),
   );
   return { port, child };
 }

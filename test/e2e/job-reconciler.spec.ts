@@ -7,6 +7,7 @@ import { AdminApi, Api, uniqueUser, type EventBody } from '../support/api';
 import { startStack, type TestStack } from '../support/app';
 import { TEST_REDIS_URL } from '../support/redis';
 import { echoKind } from '../support/test-kinds';
+import { queuePrefix } from '../../src/redis/redis-keys';
 
 /**
  * A job row queued or processing whose queue entry Redis no longer has (an append-only file
@@ -119,8 +120,10 @@ describe('the orphan reconciler', () => {
     // As when the run ended in BullMQ while the database could not record it.
     const redis = new Redis(TEST_REDIS_URL);
     try {
-      expect(await redis.zrem(`${stack.prefix}:echo:prioritized`, job.id)).toBe(1);
-      await redis.zadd(`${stack.prefix}:echo:failed`, Date.now(), job.id);
+      expect(
+        await redis.zrem(`${queuePrefix(stack.prefix, 'echo')}:echo:prioritized`, job.id),
+      ).toBe(1);
+      await redis.zadd(`${queuePrefix(stack.prefix, 'echo')}:echo:failed`, Date.now(), job.id);
     } finally {
       redis.disconnect();
     }

@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { io } from 'socket.io-client';
+import { externalKindKeys } from '../../src/core/external-queue.service';
 import { parseStatusMessage, parseStreamMessage } from '../../src/realtime/status-message';
 import { TEST_JWT_SECRET, tokenFor } from '../support/app';
 import { killAllConveyors, startConveyor, type ConveyorProcess } from '../support/conveyor-process';
@@ -949,10 +950,12 @@ describe('fuzz: the served API, the socket handshake, the status channels and MC
       const redis = new Redis(TEST_REDIS_URL);
       try {
         // A fuzzed admin pause holds new items in the kind's held list until a resume.
-        const listed = [
-          ...(await redis.lrange(`${prefix}:external:${EXTERNAL_KIND}`, 0, -1)),
-          ...(await redis.lrange(`${prefix}:external-held:${EXTERNAL_KIND}`, 0, -1)),
-        ];
+        const [list, held] = externalKindKeys(
+          prefix,
+          `${prefix}:external:${EXTERNAL_KIND}`,
+          EXTERNAL_KIND,
+        );
+        const listed = [...(await redis.lrange(list, 0, -1)), ...(await redis.lrange(held, 0, -1))];
         // Another user's jobs (sent with the admin's token, or over raw /mcp) are listed too.
         for (const id of listed) {
           const row = await client.query('SELECT 1 FROM "Job" WHERE id = $1', [id]);

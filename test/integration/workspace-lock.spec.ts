@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import {
   WorkspaceLockService,
+  workspaceLeaseKeys,
   type WorkspaceBusy,
   type WorkspaceLease,
 } from '../../src/core/workspace-lock.service';
@@ -48,7 +49,7 @@ async function open(label: string, redisUrl: string, lockMs: number) {
     return { id, busy: busyOf(await locks.acquire(projectId, id, KIND)) };
   };
   const state = async (id: string) => (await queue.getJob(id))?.getState();
-  const leaseKey = (projectId: string) => `${stack.prefix}:workspace-lock:${projectId}`;
+  const leaseKey = (projectId: string) => workspaceLeaseKeys(stack.prefix, projectId).lease;
   const close = async () => {
     raw.disconnect();
     await queue.close();
@@ -174,6 +175,21 @@ describe('workspace leases (real Redis)', () => {
     const next = leaseOf(await ctx.locks.acquire(project, first.id, KIND));
     await next.release();
     expect(await ctx.state(second.id)).toBe('waiting');
+  });
+
+  it('a waiter whose job is gone leaves the set when another asks, and the next is first', async () => {
+    const project = randomUUID();
+    const lease = leaseOf(await ctx.locks.acquire(project, randomUUID(), KIND));
+    const cancelled = await ctx.waiter(project);
+    const next = await ctx.waiter(project);
+    expect(next.busy.lapsesInMs).toBeNull();
+    await ctx.queue.remove(cancelled.id);
+
+    const again = busyOf(await ctx.locks.acquire(project, next.id, KIND));
+    expect(again.lapsesInMs).toBeGreaterThan(0);
+    const { waiters } = workspaceLeaseKeys(ctx.stack.prefix, project);
+    expect(await ctx.raw.zrange(waiters, 0, -1)).toEqual([`${KIND}:${next.id}`]);
+    await lease.release();
   });
 
   it('a job that found the workspace busy wakes the waiters itself when the lease was freed meanwhile', async () => {
