@@ -45,6 +45,11 @@ describe('chaos on a Redis Cluster (short): a master killed under load keeps eve
       missingEvents: 0,
       duplicatedEvents: 0,
     });
+    // A job failing on a cluster-only error means a command or script spans slots.
+    const clusterErrors = Object.keys(report.errors).filter((message) =>
+      /slot|CROSSSLOT|MOVED|non local key/i.test(message),
+    );
+    expect(clusterErrors).toEqual([]);
     for (const figure of report.faults) {
       expect({ fault: figure.fault, recovered: figure.recoveryMs !== null }).toEqual({
         fault: figure.fault,
