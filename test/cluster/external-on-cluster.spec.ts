@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { Cluster } from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import type { ExternalStatusCounters } from '../../src/realtime/external-status.service';
 import { AdminApi, Api, uniqueUser } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
@@ -33,9 +33,13 @@ describe('external workers on a Redis Cluster', () => {
   let stack: TestStack;
   let url: string;
   let admin: AdminApi;
-  /** The external worker's connections: one blocking on lists, one publishing. */
+  /**
+   * The external worker's connections: a cluster client for its lists (keys), and one connection
+   * to one node for its reports: a cluster client sends each keyless PUBLISH to a random node,
+   * and classic pub/sub keeps order only per publishing node (docs/external-workers.md).
+   */
   let popper: Cluster;
-  let publisher: Cluster;
+  let publisher: Redis;
   const sockets: TestSocket[] = [];
 
   function workerClient(): Cluster {
@@ -55,14 +59,15 @@ describe('external workers on a Redis Cluster', () => {
     url = baseUrl(stack.app.getHttpServer() as Server);
     admin = new AdminApi(stack);
     popper = workerClient();
-    publisher = workerClient();
+    const [node] = await cluster.masterPorts();
+    publisher = new Redis(node, '127.0.0.1', { maxRetriesPerRequest: 1 });
     // Conveyor's own workers never take an echo job here: only the status channel moves them.
     expect(await admin.pause('echo')).toMatchObject({ kind: 'echo', paused: true });
   });
 
   afterAll(async () => {
     sockets.forEach((s) => s.close());
-    await publisher?.del(REBALANCE_LIST);
+    await popper?.del(REBALANCE_LIST);
     popper?.disconnect();
     publisher?.disconnect();
     await stack?.close();
