@@ -26,6 +26,11 @@ export interface StackOptions {
   /** How many api and worker processes (1 each by default). */
   apis?: number;
   workers?: number;
+  /**
+   * REDIS_CLUSTER_NODES for the children: a private cluster the driver starts and stops (the keys
+   * go with it, so cleanup leaves them).
+   */
+  redisClusterNodes?: string;
 }
 
 /** Warnings and errors a Conveyor process logged (LOG_LEVEL=warn), counted by first line. */
@@ -164,7 +169,9 @@ export class ConveyorStack {
       }
     }
     try {
-      await withTimeout(this.deleteRedisKeys(), 60_000, 'deleting Redis keys');
+      if (!this.options.redisClusterNodes) {
+        await withTimeout(this.deleteRedisKeys(), 60_000, 'deleting Redis keys');
+      }
     } catch (error) {
       problems.push(`Redis keys ${this.prefix}:* not deleted: ${(error as Error).message}`);
     }
@@ -189,6 +196,13 @@ export class ConveyorStack {
     }
   }
 
+  private redisEnv(): Record<string, string> {
+    const nodes = this.options.redisClusterNodes;
+    if (!nodes) return { REDIS_URL };
+    // REDIS_URL names a cluster node: a connection that ignored the cluster would fail loudly.
+    return { REDIS_URL: `redis://${nodes.split(',')[0]}`, REDIS_CLUSTER_NODES: nodes };
+  }
+
   private spawn(role: 'api' | 'worker'): Child {
     return new Child(
       `conveyor ${role}`,
@@ -203,7 +217,7 @@ export class ConveyorStack {
           APP_ROLE: role,
           PORT: '0',
           DATABASE_URL: this.databaseUrl,
-          REDIS_URL,
+          ...this.redisEnv(),
           QUEUE_PREFIX: this.prefix,
           JWT_SECRET: this.jwtSecret,
           LOG_LEVEL: 'warn',

@@ -3,6 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { JwtService } from '../src/auth/jwt.service';
+import { RedisCluster } from '../test/support/redis-cluster';
 import { runBare, type BareResult, type BareStep } from './bare';
 import { ConveyorStack } from './conveyor-stack';
 import { LoadGenerator, now, sleep, type Integrity, type StepResult } from './load-generator';
@@ -29,12 +30,16 @@ const FINAL_DRAIN_MS = 15_000;
 const SUSTAINED = 0.9;
 /** The issue's target at the highest rate the bare pipeline sustains. */
 const TARGET = { throughput: 0.8, p99: 2 };
+const CLUSTER_MASTERS = 3;
 
 const USAGE = `npm run bench -- [--rates 500,1000,1500] [--seconds 10] [--clients 1000]
                      [--concurrency 50] [--warmup 500] [--apis 1] [--workers 1] [--no-bare] [--profile]
+                     [--redis-cluster]
 --warmup: the rate of the unreported 5 s warm-up step (the bare pipeline's is 500; 0 skips it)
 --apis, --workers: how many Conveyor api and worker processes (sockets and submits are spread
   over the apis; each worker process runs --concurrency jobs at a time)
+--redis-cluster: after the run on the single Redis, the same run on a fresh local Redis Cluster
+  of ${CLUSTER_MASTERS} masters (no replicas), side by side, with each node's CPU per job
 BENCH_NODE_ARGS (environment): node flags for the Conveyor processes, e.g. "--max-semi-space-size=64"`;
 
 interface Options {
@@ -47,6 +52,7 @@ interface Options {
   workers: number;
   bare: boolean;
   profile: boolean;
+  redisCluster: boolean;
 }
 
 function positiveInt(name: string, raw: string, max: number): number {
@@ -70,6 +76,7 @@ function parseOptions(argv: string[]): Options {
       workers: { type: 'string', default: '1' },
       'no-bare': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'redis-cluster': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -87,6 +94,7 @@ function parseOptions(argv: string[]): Options {
     workers: positiveInt('workers', values.workers, 8),
     bare: !values['no-bare'],
     profile: values.profile,
+    redisCluster: values['redis-cluster'],
   };
 }
 
@@ -104,12 +112,20 @@ interface ConveyorRun {
   connectSeconds: number;
   logs: Record<'api' | 'worker', { warnings: number; samples: string[] }>;
   profiles?: Record<string, ProfileSummary>;
+  /** The cluster's nodes, when the run was on one; their CPU is in cpu as `redis:<port>`. */
+  redisNodes?: { port: number; pid: number }[];
 }
 
-function printConveyorTable(run: ConveyorRun, options: Options): void {
+/** Where a run's Redis is: the shared single server, or a private cluster. */
+interface RedisUnderTest {
+  label: string;
+  cluster?: RedisCluster;
+}
+
+function printConveyorTable(run: ConveyorRun, options: Options, redis: string): void {
   print();
   print(
-    `Conveyor (${options.apis} api + ${options.workers} worker process(es), NODE_ENV=production): ` +
+    `Conveyor on ${redis} (${options.apis} api + ${options.workers} worker process(es), NODE_ENV=production): ` +
       `clients=${options.clients} workerConc=${options.concurrency} step=${options.seconds}s`,
   );
   print(
@@ -153,7 +169,11 @@ function printConveyorTable(run: ConveyorRun, options: Options): void {
   }
 }
 
-async function runConveyor(options: Options, profileDir: string | undefined): Promise<ConveyorRun> {
+async function runConveyor(
+  options: Options,
+  profileDir: string | undefined,
+  redis: RedisUnderTest,
+): Promise<ConveyorRun> {
   const nodeArgs = [
     ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '-r', PROFILE_HOOK] : []),
@@ -165,6 +185,7 @@ async function runConveyor(options: Options, profileDir: string | undefined): Pr
     nodeArgs,
     apis: options.apis,
     workers: options.workers,
+    ...(redis.cluster && { redisClusterNodes: redis.cluster.nodeList }),
   });
   let load: LoadGenerator | undefined;
   const cleanups: string[] = [];
@@ -172,7 +193,7 @@ async function runConveyor(options: Options, profileDir: string | undefined): Pr
     const started = now();
     await stack.start();
     print(
-      `Conveyor started in ${((now() - started) / 1000).toFixed(1)} s: api pid(s) ` +
+      `Conveyor on ${redis.label} started in ${((now() - started) / 1000).toFixed(1)} s: api pid(s) ` +
         `${stack.apis.map((c) => c.pid).join(',')} port(s) ${stack.ports.join(',')}, worker ` +
         `pid(s) ${stack.workers.map((c) => c.pid).join(',')}, database ${stack.database}, ` +
         `prefix ${stack.prefix}`,
@@ -195,12 +216,16 @@ async function runConveyor(options: Options, profileDir: string | undefined): Pr
     const workerPid = stack.worker?.pid ?? 0;
     const apiPids = stack.apis.map((child) => child.pid);
     const workerPids = stack.workers.map((child) => child.pid);
-    const groups = {
+    const clusterNodes = redis.cluster?.nodes ?? [];
+    const groups: Record<string, () => number[]> = {
       api: () => apiPids,
       worker: () => workerPids,
       loadgen: () => [process.pid],
-      redis: () => pidsByComm(/^redis-server$/),
+      redis: redis.cluster
+        ? () => clusterNodes.map((node) => node.pid)
+        : () => pidsByComm(/^redis-server$/),
       postgres: () => pidsByComm(/^postgres$/),
+      ...Object.fromEntries(clusterNodes.map((node) => [`redis:${node.port}`, () => [node.pid]])),
     };
     const steps = [
       ...(options.warmup > 0
@@ -244,6 +269,7 @@ async function runConveyor(options: Options, profileDir: string | undefined): Pr
       httpErrors: load.errorsByKind,
       rss,
       connectSeconds,
+      ...(redis.cluster && { redisNodes: clusterNodes }),
       logs: {
         api: { warnings: stack.logs.api.count, samples: stack.logs.api.samples },
         worker: { warnings: stack.logs.worker.count, samples: stack.logs.worker.samples },
@@ -321,9 +347,9 @@ function cpuPerJob(conveyor: ConveyorRun, bare: BareResult | undefined): CpuPerJ
   });
 }
 
-function printCpuPerJob(rows: CpuPerJob[]): void {
+function printCpuPerJob(rows: CpuPerJob[], what: string): void {
   print();
-  print('CPU ms per completed job (CPU of the send window ÷ completion rate), Conveyor | bare:');
+  print(`CPU ms per completed job (CPU of the send window ÷ completion rate), ${what} | bare:`);
   print(
     `offered/s  ${[...CPU_PROCESSES, 'total'].map((name) => cell(name, 16)).join(' ')}`.trimEnd(),
   );
@@ -332,6 +358,118 @@ function printCpuPerJob(rows: CpuPerJob[]): void {
       `${fixed(row.conveyor[name], 2)} | ${row.bare ? fixed(row.bare[name], 2) : '-'}`;
     print(
       `${cell(row.offered, 10)} ${[...CPU_PROCESSES, 'total'].map((name) => cell(pair(name), 16)).join(' ')}`.trimEnd(),
+    );
+  }
+}
+
+/** What broke a promise in one Conveyor run (prefixed with the run's name). */
+function runFailures(run: ConveyorRun, prefix: string): string[] {
+  const out: string[] = [];
+  const i = run.integrity;
+  if (i.lost > 0) out.push(`${i.lost} job(s) lost or out of order`);
+  if (i.orphanEvents > 0) out.push(`${i.orphanEvents} event(s) for jobs never accepted`);
+  if (i.eventIdRegressions > 0) out.push(`${i.eventIdRegressions} eventId regression(s)`);
+  if (i.disconnects > 0) out.push(`${i.disconnects} socket disconnect(s)`);
+  const errors = run.rates.reduce((sum, r) => sum + r.errors, 0);
+  if (errors > 0) out.push(`${errors} HTTP error(s)`);
+  return out.map((failure) => `${prefix}${failure}`);
+}
+
+interface ClusterRow {
+  offered: number;
+  completed: { single: number | null; cluster: number };
+  p99: { single: number | null; cluster: number | null };
+  /** cluster ÷ single */
+  throughput: number | null;
+  p99Ratio: number | null;
+  /** each ÷ bare, when the bare pipeline ran */
+  vsBare: { single: Ratio | null; cluster: Ratio | null };
+  /** CPU ms per completed job of each cluster node, by port; the single server's. */
+  nodeMsPerJob: Record<string, number | null>;
+  singleRedisMsPerJob: number | null;
+  /** Busiest node's CPU ÷ idlest node's: 1 is an even spread. */
+  maxMinRatio: number | null;
+}
+
+function clusterComparison(
+  cluster: ConveyorRun,
+  single: ConveyorRun | undefined,
+  bare: BareResult | undefined,
+): ClusterRow[] {
+  const toBare = (run: ConveyorRun | undefined) =>
+    run && bare ? ratios(run.rates, bare.rates) : [];
+  const singleVsBare = toBare(single);
+  const clusterVsBare = toBare(cluster);
+  const ratio = (x: number | null | undefined, y: number | null | undefined) =>
+    x === null || x === undefined || !y ? null : round(x / y, 2);
+  return cluster.rates.map((c) => {
+    const s = single?.rates.find((step) => step.offered === c.offered);
+    const perJob = (pct: number | undefined) =>
+      pct === undefined || !c.completedPerSec ? null : round((pct * 10) / c.completedPerSec, 3);
+    const nodeMsPerJob = Object.fromEntries(
+      (cluster.redisNodes ?? []).map((node) => [
+        String(node.port),
+        perJob(c.cpu[`redis:${node.port}`]),
+      ]),
+    );
+    const values = Object.values(nodeMsPerJob).filter((v): v is number => v !== null);
+    const max = values.length > 0 ? Math.max(...values) : null;
+    const min = values.length > 0 ? Math.min(...values) : null;
+    return {
+      offered: c.offered,
+      completed: { single: s?.completedPerSec ?? null, cluster: c.completedPerSec },
+      p99: { single: s?.p99 ?? null, cluster: c.p99 },
+      throughput: ratio(c.completedPerSec, s?.completedPerSec),
+      p99Ratio: ratio(c.p99, s?.p99),
+      vsBare: {
+        single: singleVsBare.find((r) => r.offered === c.offered) ?? null,
+        cluster: clusterVsBare.find((r) => r.offered === c.offered) ?? null,
+      },
+      nodeMsPerJob,
+      singleRedisMsPerJob:
+        s && s.completedPerSec ? round(((s.cpu.redis ?? 0) * 10) / s.completedPerSec, 3) : null,
+      maxMinRatio: max !== null && min !== null ? ratio(max, min) : null,
+    };
+  });
+}
+
+function printClusterComparison(rows: ClusterRow[], nodes: { port: number }[]): void {
+  print();
+  print(`Redis Cluster (${nodes.length} masters) / one Redis, same run:`);
+  print(
+    'offered/s  done/s one  done/s cluster  throughput×  p99 one    p99 cluster  p99×   one/bare thr× p99×  cluster/bare thr× p99×',
+  );
+  for (const r of rows) {
+    const vs = (x: Ratio | null) => `${fixed(x?.throughput, 2)} ${fixed(x?.p99, 2)}`;
+    print(
+      `${cell(r.offered, 10)} ${cell(r.completed.single, 11)} ${cell(r.completed.cluster, 15)} ` +
+        `${cell(fixed(r.throughput, 2), 12)} ${cell(fixed(r.p99.single), 10)} ` +
+        `${cell(fixed(r.p99.cluster), 12)} ${cell(fixed(r.p99Ratio, 2), 6)} ` +
+        `${cell(vs(r.vsBare.single), 19)} ${vs(r.vsBare.cluster)}`,
+    );
+  }
+  print(
+    'Redis CPU ms per completed job, each node (one Redis: every redis-server on the machine):',
+  );
+  print(
+    `offered/s  ${cell('one Redis', 10)} ${nodes.map((n) => cell(`node ${n.port}`, 11)).join(' ')} ` +
+      `${cell('cluster sum', 12)} max/min node`,
+  );
+  for (const r of rows) {
+    const values = nodes.map((n) => r.nodeMsPerJob[String(n.port)] ?? null);
+    const sum = values.reduce<number>((total, v) => total + (v ?? 0), 0);
+    print(
+      `${cell(r.offered, 10)} ${cell(fixed(r.singleRedisMsPerJob, 3), 10)} ` +
+        `${values.map((v) => cell(fixed(v, 3), 11)).join(' ')} ${cell(fixed(sum, 3), 12)} ` +
+        `${fixed(r.maxMinRatio, 2)}`,
+    );
+  }
+  const spread = rows.map((r) => r.maxMinRatio).filter((v): v is number => v !== null);
+  if (spread.length > 0) {
+    const worst = Math.max(...spread);
+    print(
+      `Load spread over the masters: the busiest node used ${fixed(worst, 2)}× the CPU of the ` +
+        `idlest at worst (${worst <= 1.5 ? 'fairly even' : worst <= 3 ? 'uneven' : 'concentrated on few nodes'})`,
     );
   }
 }
@@ -391,19 +529,34 @@ async function main(): Promise<number> {
   }
   let conveyor: ConveyorRun | undefined;
   try {
-    conveyor = await runConveyor(options, profileDir);
-    printConveyorTable(conveyor, options);
+    conveyor = await runConveyor(options, profileDir, { label: 'one Redis' });
+    printConveyorTable(conveyor, options, 'one Redis');
     if (conveyor.profiles && profileDir) printProfiles(conveyor.profiles, profileDir);
-    const i = conveyor.integrity;
-    if (i.lost > 0) failures.push(`${i.lost} job(s) lost or out of order`);
-    if (i.orphanEvents > 0) failures.push(`${i.orphanEvents} event(s) for jobs never accepted`);
-    if (i.eventIdRegressions > 0) failures.push(`${i.eventIdRegressions} eventId regression(s)`);
-    if (i.disconnects > 0) failures.push(`${i.disconnects} socket disconnect(s)`);
-    const errors = conveyor.rates.reduce((sum, r) => sum + r.errors, 0);
-    if (errors > 0) failures.push(`${errors} HTTP error(s)`);
+    failures.push(...runFailures(conveyor, ''));
   } catch (error) {
     failures.push(`conveyor: ${(error as Error).message}`);
     print(`Conveyor run failed: ${(error as Error).message}`);
+  }
+
+  let onCluster: ConveyorRun | undefined;
+  if (options.redisCluster) {
+    const label = `a Redis Cluster of ${CLUSTER_MASTERS} masters`;
+    print();
+    let cluster: RedisCluster | undefined;
+    try {
+      cluster = await RedisCluster.start({ masters: CLUSTER_MASTERS, replicasPerMaster: 0 });
+      print(
+        `Redis Cluster: ${cluster.nodes.map((n) => `127.0.0.1:${n.port} (pid ${n.pid})`).join(', ')}`,
+      );
+      onCluster = await runConveyor(options, undefined, { label, cluster });
+      printConveyorTable(onCluster, options, label);
+      failures.push(...runFailures(onCluster, 'cluster: '));
+    } catch (error) {
+      failures.push(`conveyor on the cluster: ${(error as Error).message}`);
+      print(`Conveyor run on the cluster failed: ${(error as Error).message}`);
+    } finally {
+      await cluster?.stop();
+    }
   }
 
   let bare: BareResult | undefined;
@@ -474,7 +627,11 @@ async function main(): Promise<number> {
     }
   }
   const cpuRows = conveyor ? cpuPerJob(conveyor, bare) : [];
-  if (conveyor) printCpuPerJob(cpuRows);
+  if (conveyor) printCpuPerJob(cpuRows, 'Conveyor');
+  const clusterCpuRows = onCluster ? cpuPerJob(onCluster, bare) : [];
+  if (onCluster) printCpuPerJob(clusterCpuRows, 'Conveyor on the cluster');
+  const clusterRows = onCluster ? clusterComparison(onCluster, conveyor, bare) : [];
+  if (onCluster) printClusterComparison(clusterRows, onCluster.redisNodes ?? []);
   if (conveyor) {
     const mem = (m: { rssMiB: number; peakMiB: number } | null) =>
       m ? `${m.rssMiB} MiB (peak ${m.peakMiB} MiB)` : 'gone';
@@ -510,6 +667,25 @@ async function main(): Promise<number> {
     bare: bare ? { rates: bare.rates } : null,
     ratios: ratioRows,
     cpuMsPerJob: cpuRows,
+    cluster: onCluster
+      ? {
+          masters: CLUSTER_MASTERS,
+          nodes: onCluster.redisNodes ?? [],
+          rates: onCluster.rates,
+          httpErrors: onCluster.httpErrors,
+          logWarnings: onCluster.logs,
+          cpuMsPerJob: clusterCpuRows,
+          comparison: clusterRows,
+          lostEvents: {
+            jobs: onCluster.integrity.jobs,
+            lost: onCluster.integrity.lost,
+            missing: onCluster.integrity.missing,
+            duplicated: onCluster.integrity.duplicated,
+            orphanEvents: onCluster.integrity.orphanEvents,
+            disconnects: onCluster.integrity.disconnects,
+          },
+        }
+      : null,
     target,
     rss: conveyor?.rss ?? null,
     lostEvents: conveyor

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { Client } from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { JwtService } from '../../src/auth/jwt.service';
@@ -10,6 +10,7 @@ import { startConveyor, type ConveyorProcess } from '../support/conveyor-process
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm/fake-llm-server';
 import { freePort } from '../support/ports';
 import { PostgresCluster } from '../support/postgres-cluster';
+import { clusterSlotOf, RedisCluster } from '../support/redis-cluster';
 import { RedisServer } from '../support/redis-server';
 
 export const FAULTS = [
@@ -23,8 +24,40 @@ export const FAULTS = [
   'worker-partition',
   'worker-sigkill+api-sigkill',
   'worker-partition+redis-restart',
+  'redis-master-sigkill',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/** One private redis-server, or a Redis Cluster of 3 masters with a replica each. */
+export type ChaosRedis = 'single' | 'cluster';
+
+/** Faults that stop the one redis-server (single mode only). */
+const SINGLE_REDIS_FAULTS: readonly Fault[] = [
+  'redis-restart',
+  'redis-sigkill',
+  'worker-partition+redis-restart',
+];
+/** Faults that kill a cluster node (cluster mode only). */
+const CLUSTER_REDIS_FAULTS: readonly Fault[] = ['redis-master-sigkill'];
+
+/** The faults a run on this Redis can inject. */
+export function faultsFor(mode: ChaosRedis): Fault[] {
+  const other = mode === 'single' ? CLUSTER_REDIS_FAULTS : SINGLE_REDIS_FAULTS;
+  return FAULTS.filter((fault) => !other.includes(fault));
+}
+
+/** Refuses faults that the chosen Redis cannot have (e.g. killing a master of a single node). */
+export function checkFaults(mode: ChaosRedis, faults: readonly Fault[]): void {
+  const allowed = faultsFor(mode);
+  const wrong = faults.filter((fault) => !allowed.includes(fault));
+  if (wrong.length > 0) {
+    throw new Error(
+      `fault(s) ${wrong.join(', ')} need ${mode === 'single' ? 'a Redis Cluster' : 'a single Redis'} ` +
+        `(redis: '${mode === 'single' ? 'cluster' : 'single'}'); with redis: '${mode}' the faults are ` +
+        allowed.join(', '),
+    );
+  }
+}
 
 export interface ChaosOptions {
   faults: readonly Fault[];
@@ -39,6 +72,8 @@ export interface ChaosOptions {
   drainMs: number;
   /** Start a new process in place of one killed or stopped (false: the others carry on). */
   replaceKilled: boolean;
+  /** 'single' by default. */
+  redis?: ChaosRedis;
   log: (line: string) => void;
 }
 
@@ -50,6 +85,8 @@ export interface FaultFigure {
   readyWhileDown: number[];
   /** From the dependency being back to /health/ready answering 200 on every api. */
   readyBackMs: number | null;
+  /** A cluster node killed: from the kill to a replica serving its slots with the cluster ok. */
+  clusterRecoveredInMs: number | null;
 }
 
 export interface ChaosReport {
@@ -146,12 +183,15 @@ class ChaosClient {
 }
 
 /**
- * The chaos run: private Redis (AOF) and PostgreSQL, two api and two worker processes, socket
+ * The chaos run: private Redis (one AOF server, or a cluster of 3 masters + 3 replicas) and
+ * PostgreSQL, two api and two worker processes, socket
  * clients per user, a steady mixed load, then the faults one after another (some together),
  * and the checks. Everything it starts it stops.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
+  const mode = options.redis ?? 'single';
+  checkFaults(mode, options.faults);
   const root = mkdtempSync(join(tmpdir(), 'conveyor-chaos-'));
   const aofDir = join(root, 'redis');
   const dataDir = join(root, 'data');
@@ -161,6 +201,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     appendOnlyDir: aofDir,
     appendFsync: 'everysec',
   });
+  let cluster: RedisCluster | undefined;
   const postgres = new PostgresCluster(await freePort());
   let llm: FakeLlmServer | undefined;
   const procs = { api: [] as ConveyorProcess[], worker: [] as ConveyorProcess[] };
@@ -171,16 +212,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const loops: Promise<void>[] = [];
   const doneTimes: number[] = [];
   try {
-    await redis.start();
+    let redisEnv: Record<string, string>;
+    if (mode === 'cluster') {
+      cluster = await RedisCluster.start({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1500 });
+      // REDIS_URL names a cluster node: a connection that ignored the cluster would fail loudly.
+      redisEnv = {
+        REDIS_URL: `redis://${cluster.nodeList.split(',')[0]}`,
+        REDIS_CLUSTER_NODES: cluster.nodeList,
+      };
+      log(
+        `redis cluster on ${cluster.nodeList} (3 masters + 1 replica each, node timeout 1500 ms)`,
+      );
+    } else {
+      await redis.start();
+      redisEnv = { REDIS_URL: redis.url };
+      log(`redis on ${redis.port} (appendonly, everysec)`);
+    }
     await postgres.init();
-    log(`redis on ${redis.port} (appendonly, everysec), postgres on ${postgres.port}`);
+    log(`postgres on ${postgres.port}`);
     llm = await startFakeLlm('openai-chat', {
       tokens: ANSWER.match(/.{1,16}/gs) ?? [ANSWER],
       tokenDelayMs: 20,
     });
     const env: Record<string, string> = {
       JWT_SECRET: SECRET,
-      REDIS_URL: redis.url,
+      ...redisEnv,
       DATABASE_URL: postgres.url,
       QUEUE_PREFIX: 'chaos',
       DATA_DIR: dataDir,
@@ -370,7 +426,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             victims.push(String(res.body.id));
           }
         }
-        const client = new Redis(redis.url);
+        // Every key of the echo queue carries the {echo} tag: one slot, one master.
+        const client = cluster ? new Cluster(clusterAddresses(cluster)) : new Redis(redis.url);
         try {
           for (const id of victims) {
             await client.del(`chaos:{echo}:echo:${id}`);
@@ -398,6 +455,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return null;
     };
 
+    /**
+     * SIGKILL of the master that serves the echo queue's slot while jobs flow; its replica takes
+     * over. Resolves with the time from the kill until the cluster is whole again.
+     */
+    const masterDown = async (): Promise<number> => {
+      if (!cluster) throw new Error('redis-master-sigkill needs the cluster');
+      const slot = clusterSlotOf('chaos:{echo}:echo:wait');
+      const port = await cluster.masterOfSlot(slot);
+      await cluster.killNode(port, 'SIGKILL');
+      log(`  killed master ${port} (slot ${slot} of the echo queue)`);
+      const { newMasterPort, recoveredInMs } = await cluster.waitForFailover(port, 60_000);
+      log(`  replica ${newMasterPort} serves the slot ${recoveredInMs} ms after the kill`);
+      over = Date.now();
+      return recoveredInMs;
+    };
+
     const figures: FaultFigure[] = [];
     for (const fault of options.faults) {
       const at = Date.now();
@@ -406,6 +479,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       let readyWhileDown: number[] = [];
       let readyBackMs: number | null = null;
       let orphansDoneMs: number | null | undefined;
+      let clusterRecoveredInMs: number | null = null;
       const [w1, w2] = procs.worker;
       switch (fault) {
         case 'worker-sigkill':
@@ -471,6 +545,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           readyBackMs = seen.back;
           break;
         }
+        case 'redis-master-sigkill':
+          clusterRecoveredInMs = await masterDown();
+          readyBackMs = await readyAgain();
+          break;
       }
       // Processes that died by themselves are reported and replaced.
       for (const role of ['api', 'worker'] as const) {
@@ -495,6 +573,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         recoveryMs,
         readyWhileDown: [...new Set(readyWhileDown)],
         readyBackMs,
+        clusterRecoveredInMs,
       });
       log(`  recovered in ${recoveryMs ?? '—'} ms`);
       await sleep(1500);
@@ -606,9 +685,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await Promise.all([...procs.api, ...procs.worker].map((p) => p.kill()));
     await llm?.close();
     await redis.stop('SIGKILL');
+    await cluster?.stop();
     await postgres.destroy().catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+function clusterAddresses(cluster: RedisCluster): { host: string; port: number }[] {
+  return cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port }));
 }
 
 /** The table and the one JSON line. */
@@ -636,6 +720,9 @@ export function formatReport(report: ChaosReport): string {
           `recovery ${f.recoveryMs ?? '—'} ms` +
             (f.readyWhileDown.length > 0
               ? `; ready while down: ${f.readyWhileDown.join('/')}; 200 again after ${f.readyBackMs ?? '—'} ms`
+              : '') +
+            (f.clusterRecoveredInMs !== null
+              ? `; cluster whole again ${f.clusterRecoveredInMs} ms after the kill; ready 200 ${f.readyBackMs ?? '—'} ms after that`
               : ''),
         ] as [string, string],
     ),

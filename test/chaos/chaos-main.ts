@@ -1,20 +1,34 @@
-import { FAULTS, formatReport, runChaos, type Fault } from './chaos-harness';
+import {
+  checkFaults,
+  faultsFor,
+  FAULTS,
+  formatReport,
+  runChaos,
+  type Fault,
+} from './chaos-harness';
 
 /**
  * `npm run chaos`: every fault, under a steady load; exits 1 when a promise was broken.
- * CHAOS_FAULTS (comma-separated) runs only those faults.
+ * CHAOS_FAULTS (comma-separated) runs only those faults. CHAOS_REDIS=cluster runs on a Redis
+ * Cluster (3 masters + 1 replica each) and its faults instead of the single-node ones.
  */
 async function main(): Promise<void> {
-  const chosen = process.env.CHAOS_FAULTS?.split(',').filter(Boolean) ?? [...FAULTS];
+  const mode = process.env.CHAOS_REDIS ?? 'single';
+  if (mode !== 'single' && mode !== 'cluster') {
+    throw new Error(`CHAOS_REDIS: "${mode}" is neither single nor cluster`);
+  }
+  const chosen = process.env.CHAOS_FAULTS?.split(',').filter(Boolean) ?? faultsFor(mode);
   const unknown = chosen.filter((name) => !(FAULTS as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new Error(
       `CHAOS_FAULTS: unknown fault(s) ${unknown.join(', ')}; known: ${FAULTS.join(', ')}`,
     );
   }
+  checkFaults(mode, chosen as Fault[]);
   const started = Date.now();
   const report = await runChaos({
     faults: chosen as Fault[],
+    redis: mode,
     users: 8,
     projectsPerUser: 3,
     submitters: 2,
