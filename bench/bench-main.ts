@@ -1,5 +1,5 @@
 import { bootstrap } from '../src/main';
-import { benchKind } from './bench.kind';
+import { benchKinds } from './bench.kind';
 
-// The service as production runs it, plus one bench-only kind registered through the public API.
-void bootstrap({ extraKinds: [benchKind] });
+// The service as production runs it, plus bench-only kinds registered through the public API.
+void bootstrap({ extraKinds: benchKinds(Number(process.env.BENCH_KINDS ?? 1)) });

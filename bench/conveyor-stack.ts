@@ -21,6 +21,8 @@ export interface StackOptions {
   /** The compiled bench entry (bench-main.js). */
   entry: string;
   concurrency: number;
+  /** How many bench kinds (queues) the workers serve, sharing `concurrency`. */
+  kinds: number;
   /** Extra node flags for both processes (e.g. --cpu-prof). */
   nodeArgs: string[];
   /** How many api and worker processes (1 each by default). */
@@ -225,6 +227,7 @@ export class ConveyorStack {
           DATA_DIR: this.dataDir,
           SHUTDOWN_GRACE_MS: '10000',
           BENCH_CONCURRENCY: String(this.options.concurrency),
+          BENCH_KINDS: String(this.options.kinds),
           // Tuning knobs under measurement pass through (e.g. WRITE_BATCH_WINDOW_MS).
           ...Object.fromEntries(
             Object.entries(process.env).filter(([name]) => name.startsWith('WRITE_BATCH_')),

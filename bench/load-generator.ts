@@ -24,6 +24,7 @@ interface Received {
 
 interface Tracked {
   user: number;
+  kind: string;
   step: Step;
   startedAt: number;
   statuses: string[];
@@ -85,7 +86,8 @@ export interface LoadOptions {
   /** One per api process: user i's socket uses baseUrls[i % n], submits go round the list. */
   baseUrls: readonly string[];
   tokens: readonly string[];
-  kind: string;
+  /** Submits go round the kinds as they go round the apis. */
+  kinds: readonly string[];
 }
 
 /**
@@ -107,7 +109,8 @@ export class LoadGenerator {
     maxSockets: 256,
     timeout: HTTP_TIMEOUT_MS,
   });
-  private readonly urls: URL[];
+  /** urls[k][a]: kind k's submit route on api a. */
+  private readonly urls: URL[][];
   private submits = 0;
   private readonly errorKinds = new Map<string, number>();
   private inflight = 0;
@@ -117,7 +120,9 @@ export class LoadGenerator {
   private closing = false;
 
   constructor(private readonly options: LoadOptions) {
-    this.urls = options.baseUrls.map((base) => new URL(`/api/v1/jobs/${options.kind}`, base));
+    this.urls = options.kinds.map((kind) =>
+      options.baseUrls.map((base) => new URL(`/api/v1/jobs/${kind}`, base)),
+    );
     this.lastEventId = options.tokens.map(() => 0n);
   }
 
@@ -190,7 +195,7 @@ export class LoadGenerator {
     job.statuses.push(event.status);
     if (event.user !== job.user) job.wrongSocket = true;
     if (event.outOfOrder) job.outOfOrder = true;
-    if (event.name !== `${this.options.kind}:${event.status}`) job.badName = true;
+    if (event.name !== `${job.kind}:${event.status}`) job.badName = true;
     if (event.status === 'done' && job.doneAt === undefined) {
       job.doneAt = event.at;
       if (job.step.closed) return;
@@ -219,8 +224,11 @@ export class LoadGenerator {
     this.inflight += 1;
     step.sent += 1;
     this.submits += 1;
+    const kindIndex = this.submits % this.urls.length;
+    const kind = this.options.kinds[kindIndex];
+    const apis = this.urls[kindIndex];
     const req = http.request(
-      this.urls[this.submits % this.urls.length] ?? '',
+      apis[Math.floor(this.submits / this.urls.length) % apis.length] ?? '',
       {
         method: 'POST',
         agent: this.agent,
@@ -247,6 +255,7 @@ export class LoadGenerator {
             step.http.push(now() - startedAt);
             const job: Tracked = {
               user,
+              kind,
               step,
               startedAt,
               statuses: [],

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { JwtService } from '../src/auth/jwt.service';
 import { RedisCluster } from '../test/support/redis-cluster';
 import { runBare, type BareResult, type BareStep } from './bare';
+import { BENCH_KIND_NAMES } from './bench-kind-names';
 import { ConveyorStack } from './conveyor-stack';
 import { LoadGenerator, now, sleep, type Integrity, type StepResult } from './load-generator';
 import { summariseProfile, type ProfileSummary } from './profile-summary';
@@ -34,12 +35,14 @@ const CLUSTER_MASTERS = 3;
 
 const USAGE = `npm run bench -- [--rates 500,1000,1500] [--seconds 10] [--clients 1000]
                      [--concurrency 50] [--warmup 500] [--apis 1] [--workers 1] [--no-bare] [--profile]
-                     [--redis-cluster]
+                     [--redis-cluster] [--kinds 1|2|3]
 --warmup: the rate of the unreported 5 s warm-up step (the bare pipeline's is 500; 0 skips it)
 --apis, --workers: how many Conveyor api and worker processes (sockets and submits are spread
   over the apis; each worker process runs --concurrency jobs at a time)
 --redis-cluster: after the run on the single Redis, the same run on a fresh local Redis Cluster
   of ${CLUSTER_MASTERS} masters (no replicas), side by side, with each node's CPU per job
+--kinds: how many bench kinds the submits go round (their queues sit on different masters of a
+  cluster; the worker concurrency is shared); 1 by default, ${CLUSTER_MASTERS} with --redis-cluster
 BENCH_NODE_ARGS (environment): node flags for the Conveyor processes, e.g. "--max-semi-space-size=64"`;
 
 interface Options {
@@ -53,6 +56,7 @@ interface Options {
   bare: boolean;
   profile: boolean;
   redisCluster: boolean;
+  kinds: number;
 }
 
 function positiveInt(name: string, raw: string, max: number): number {
@@ -77,6 +81,7 @@ function parseOptions(argv: string[]): Options {
       'no-bare': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'redis-cluster': { type: 'boolean', default: false },
+      kinds: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -95,6 +100,12 @@ function parseOptions(argv: string[]): Options {
     bare: !values['no-bare'],
     profile: values.profile,
     redisCluster: values['redis-cluster'],
+    kinds:
+      values.kinds === undefined
+        ? values['redis-cluster']
+          ? CLUSTER_MASTERS
+          : 1
+        : positiveInt('kinds', values.kinds, BENCH_KIND_NAMES.length),
   };
 }
 
@@ -126,7 +137,8 @@ function printConveyorTable(run: ConveyorRun, options: Options, redis: string): 
   print();
   print(
     `Conveyor on ${redis} (${options.apis} api + ${options.workers} worker process(es), NODE_ENV=production): ` +
-      `clients=${options.clients} workerConc=${options.concurrency} step=${options.seconds}s`,
+      `clients=${options.clients} workerConc=${options.concurrency} step=${options.seconds}s` +
+      (options.kinds > 1 ? ` kinds=${options.kinds}` : ''),
   );
   print(
     'offered/s  submitted/s  completed/s  e2e p50    e2e p99    http p50  errors  backlog@end  done/sent      lost',
@@ -182,6 +194,7 @@ async function runConveyor(
     root: ROOT,
     entry: ENTRY,
     concurrency: options.concurrency,
+    kinds: options.kinds,
     nodeArgs,
     apis: options.apis,
     workers: options.workers,
@@ -205,7 +218,7 @@ async function runConveyor(
     load = new LoadGenerator({
       baseUrls: stack.ports.map((port) => `http://127.0.0.1:${port}`),
       tokens,
-      kind: 'bench',
+      kinds: BENCH_KIND_NAMES.slice(0, options.kinds),
     });
     const connecting = now();
     await load.connect();
