@@ -1,28 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import Redis, { Cluster } from 'ioredis';
 import type { ExternalStatusCounters } from '../../src/realtime/external-status.service';
 import { AdminApi, Api, uniqueUser } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
+import {
+  popJobItem,
+  rebalanceAgentNames,
+  sendAgentReports,
+  sendStreamReports,
+  type JsonJobItem,
+} from '../support/external-worker';
 import { payloadsOf } from '../support/realtime';
 import { useTestCluster } from '../support/redis';
 import { RedisCluster } from '../support/redis-cluster';
-import { baseUrl, connectSocket, type TestSocket } from '../support/socket';
+import { baseUrl, openSocket, waitForJobEvent, type TestSocket } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
 
-/** The JSON job item (docs/external-workers.md#external-kinds). */
-interface JsonJobItem {
-  jobId: string;
-  streamId: string;
-  user_id: string;
-  toolName: string;
-  params: Record<string, unknown>;
-}
-
-const agent = `t-agent-${randomBytes(4).toString('hex')}`;
-const REBALANCE_LIST = `${agent}:rebalance:jobs`;
-const REBALANCE_CHANNEL = `${agent}:rebalance:status`;
+const { list: REBALANCE_LIST, channel: REBALANCE_CHANNEL } = rebalanceAgentNames();
 
 /**
  * External workers on a Redis Cluster: they are separate programs with their own cluster
@@ -82,9 +77,7 @@ describe('external workers on a Redis Cluster', () => {
 
   async function owner(label: string): Promise<{ api: Api; socket: TestSocket }> {
     const api = new Api(stack, uniqueUser(label));
-    const socket = await connectSocket(url, { token: tokenFor(api.user) });
-    sockets.push(socket);
-    return { api, socket };
+    return { api, socket: await openSocket(url, tokenFor(api.user), sockets) };
   }
 
   function eventsOf(socket: TestSocket, jobId: string): [string, number, string | undefined][] {
@@ -93,23 +86,12 @@ describe('external workers on a Redis Cluster', () => {
       .map((e) => [e.name, e.progress, e.message]);
   }
 
-  function waitForEvent(socket: TestSocket, jobId: string, name: string) {
-    return waitFor(`${name} of ${jobId}`, () =>
-      Promise.resolve(socket.events.find((e) => e.jobId === jobId && e.name === name)),
-    );
-  }
-
-  /** BRPOP as an external worker does; bounded so a missing push fails the test. */
-  async function brpop(list: string): Promise<string> {
-    const popped = await popper.brpop(list, 10);
-    if (!popped) throw new Error(`nothing pushed to ${list} within 10 s`);
-    return popped[1];
-  }
-
   it('a list worker pulls the JSON job item and reports progress and the end on its streamId', async () => {
     const { api, socket } = await owner('stream');
     const job = await api.submitOk('spin-up', { name: 'shop' });
-    const item = JSON.parse(await brpop(`${stack.prefix}:external:spin-up`)) as JsonJobItem;
+    const item = JSON.parse(
+      await popJobItem(popper, `${stack.prefix}:external:spin-up`),
+    ) as JsonJobItem;
     expect(item).toMatchObject({
       jobId: job.id,
       streamId: `${stack.prefix}:stream:${job.id}`,
@@ -117,12 +99,9 @@ describe('external workers on a Redis Cluster', () => {
       toolName: 'spin-up',
       params: { name: 'shop' },
     });
-    const send = (message: object) => publisher.publish(item.streamId, JSON.stringify(message));
-    await send({ message: 'Starting job...', progress: 0 });
-    await send({ message: 'Half way done...', progress: 50 });
-    await send({ complete: true, content: 'Project created successfully!', isError: false });
+    await sendStreamReports(publisher, item.streamId, false);
 
-    await waitForEvent(socket, job.id, 'spin-up:done');
+    await waitForJobEvent(socket, job.id, 'spin-up:done');
     expect(eventsOf(socket, job.id)).toEqual([
       ['spin-up:created', 0, 'queued'],
       ['spin-up:processing', 0, 'attempt 1 of 3 started'],
@@ -139,13 +118,10 @@ describe('external workers on a Redis Cluster', () => {
   it('an agent pops the bare id from its own list and reports on its own status channel', async () => {
     const { api, socket } = await owner('agent');
     const job = await api.submitOk('rebalance', { amount: 1000 });
-    const jobId = await brpop(REBALANCE_LIST);
+    const jobId = await popJobItem(popper, REBALANCE_LIST);
     expect(jobId).toBe(job.id);
-    const report = (status: string) =>
-      publisher.publish(REBALANCE_CHANNEL, JSON.stringify({ jobId, status, userId: api.user }));
-    await report('processing');
-    await report('done');
-    await waitForEvent(socket, job.id, 'rebalance:done');
+    await sendAgentReports(publisher, REBALANCE_CHANNEL, { jobId, userId: api.user });
+    await waitForJobEvent(socket, job.id, 'rebalance:done');
     expect(eventsOf(socket, job.id).map(([name]) => name)).toEqual([
       'rebalance:created',
       'rebalance:processing',
@@ -166,7 +142,7 @@ describe('external workers on a Redis Cluster', () => {
     await publish({ jobId: job.id, status: 'progress', progress: 70, message: 'testing' });
     await publish({ jobId: job.id, status: 'done', result: { passed: 12, failed: 0 } });
 
-    await waitForEvent(socket, job.id, 'echo:done');
+    await waitForJobEvent(socket, job.id, 'echo:done');
     // Reports of one job published back to back, each awaited, are all taken, none dropped.
     const counted = (c: ExternalStatusCounters) =>
       c.accepted + Object.values(c.dropped).reduce((sum, n) => sum + n, 0);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,54 +6,40 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { TEST_JWT_SECRET } from '../support/app';
 import {
+  expectOneLineRefusal,
   killAllConveyors,
   spawnConveyor,
   startConveyor,
-  type ConveyorProcess,
 } from '../support/conveyor-process';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freePort } from '../support/ports';
 import { dropPrefix, TEST_REDIS_URL, uniquePrefix, useTestCluster } from '../support/redis';
 import { RedisCluster } from '../support/redis-cluster';
-import { waitFor } from '../support/wait';
+import { redisServerReady, spawnRedisServer } from '../support/redis-server';
 
 const EXIT_BOUND_MS = 30_000;
-
-function stderrLines(proc: ConveyorProcess): string[] {
-  return proc.stderr.split('\n').filter((line) => line.trim() !== '');
-}
 
 /** A lone node in cluster mode with no slots assigned: its cluster_state is "fail". */
 async function startSlotlessNode(dir: string): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      join(dir, `nodes-${port}.conf`),
-      '--dir',
-      dir,
-      '--daemonize',
-      'no',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor('the slotless cluster node to accept connections', () =>
-    Promise.resolve(/Ready to accept connections/.test(output) ? true : undefined),
-  );
-  return { port, child };
+  const server = spawnRedisServer([
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, `nodes-${port}.conf`),
+    '--dir',
+    dir,
+  ]);
+  await redisServerReady(server, `the slotless cluster node ${port}`);
+  return { port, child: server.child };
 }
 
 describe('start-up against a Redis Cluster', () => {
@@ -95,13 +81,9 @@ describe('start-up against a Redis Cluster', () => {
 
   async function refusal(label: string, env: Record<string, string>): Promise<string> {
     const proc = spawnConveyor(label, { ...baseEnv(), ...env });
-    const exit = await proc.waitForExit(EXIT_BOUND_MS);
-    expect(exit.code).not.toBe(0);
-    expect(exit.code).not.toBeNull();
+    const line = await expectOneLineRefusal(proc, EXIT_BOUND_MS);
     expect(proc.stdout).not.toMatch(/ready/);
-    const lines = stderrLines(proc);
-    expect(lines).toHaveLength(1);
-    return lines[0];
+    return line;
   }
 
   it('starts on the cluster named by REDIS_CLUSTER_NODES and serves HTTP', async () => {

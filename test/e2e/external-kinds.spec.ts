@@ -1,28 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import Redis from 'ioredis';
 import { AdminApi, Api, expectError, uniqueUser, type JobBody } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
+import {
+  popJobItem,
+  rebalanceAgentNames,
+  sendAgentReports,
+  sendStreamReports,
+  type JsonJobItem,
+} from '../support/external-worker';
 import { TEST_REDIS_URL } from '../support/redis';
-import { baseUrl, connectSocket, type TestSocket } from '../support/socket';
+import { baseUrl, openSocket, waitForJobEvent, type TestSocket } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
 
-/** The JSON job item (docs/external-workers.md#external-kinds). */
-interface JsonJobItem {
-  jobId: string;
-  streamId: string;
-  project_id: string;
-  user_id: string;
-  request_id: string | null;
-  toolName: string;
-  params: Record<string, unknown>;
-}
-
-/** Names outside the stack's prefix, as an agent's deployment may have them. */
-const agent = `t-agent-${randomBytes(4).toString('hex')}`;
-const REBALANCE_LIST = `${agent}:rebalance:jobs`;
-const REBALANCE_CHANNEL = `${agent}:rebalance:status`;
+const { list: REBALANCE_LIST, channel: REBALANCE_CHANNEL } = rebalanceAgentNames();
 
 describe('external kinds', () => {
   let stack: TestStack;
@@ -59,50 +51,25 @@ describe('external kinds', () => {
 
   async function owner(label: string): Promise<{ api: Api; socket: TestSocket }> {
     const api = new Api(stack, uniqueUser(label));
-    const socket = await connectSocket(url, { token: tokenFor(api.user) });
-    sockets.push(socket);
-    return { api, socket };
+    return { api, socket: await openSocket(url, tokenFor(api.user), sockets) };
   }
 
   function eventsOf(socket: TestSocket, jobId: string): string[] {
     return socket.events.filter((e) => e.jobId === jobId).map((e) => e.name);
   }
 
-  function waitForEvent(socket: TestSocket, jobId: string, name: string) {
-    return waitFor(`${name} of ${jobId}`, () =>
-      Promise.resolve(socket.events.find((e) => e.jobId === jobId && e.name === name)),
-    );
-  }
-
-  /** BRPOP, as the documented agent does; bounded so a missing push fails the test. */
-  async function brpop(list: string): Promise<string> {
-    const popped = await popper.brpop(list, 10);
-    if (!popped) throw new Error(`nothing pushed to ${list} within 10 s`);
-    return popped[1];
-  }
-
   /** An agent: BRPOP the bare id, PUBLISH the agent status format (and error). */
   async function agentWorker(userId: string, fail?: string): Promise<string> {
-    const jobId = await brpop(REBALANCE_LIST);
-    const report = (status: string, extra: object = {}) =>
-      publisher.publish(REBALANCE_CHANNEL, JSON.stringify({ jobId, status, userId, ...extra }));
-    expect(await report('processing')).toBeGreaterThanOrEqual(1);
-    if (fail === undefined) await report('done');
-    else await report('error', { error: fail });
+    const jobId = await popJobItem(popper, REBALANCE_LIST);
+    const received = await sendAgentReports(publisher, REBALANCE_CHANNEL, { jobId, userId, fail });
+    expect(received).toBeGreaterThanOrEqual(1);
     return jobId;
   }
 
   /** A JSON-item worker: the item from the list, progress then the final message on streamId. */
   async function streamWorker(isError: boolean): Promise<JsonJobItem> {
-    const item = JSON.parse(await brpop(listOf('spin-up'))) as JsonJobItem;
-    const send = (message: object) => publisher.publish(item.streamId, JSON.stringify(message));
-    expect(await send({ message: 'Starting job...', progress: 0 })).toBeGreaterThanOrEqual(1);
-    await send({ message: 'Half way done...', progress: 50 });
-    await send({
-      complete: true,
-      content: isError ? 'Failed to create project: disk full' : 'Project created successfully!',
-      isError,
-    });
+    const item = JSON.parse(await popJobItem(popper, listOf('spin-up'))) as JsonJobItem;
+    expect(await sendStreamReports(publisher, item.streamId, isError)).toBeGreaterThanOrEqual(1);
     return item;
   }
 
@@ -111,7 +78,7 @@ describe('external kinds', () => {
     const job = await api.submitOk('rebalance', { amount: 1000 }, { priority: 'high' });
     expect(job).toMatchObject({ kind: 'rebalance', status: 'queued' });
     expect(await agentWorker(api.user)).toBe(job.id);
-    await waitForEvent(socket, job.id, 'rebalance:done');
+    await waitForJobEvent(socket, job.id, 'rebalance:done');
     expect(eventsOf(socket, job.id)).toEqual([
       'rebalance:created',
       'rebalance:processing',
@@ -121,7 +88,7 @@ describe('external kinds', () => {
 
     const failing = await api.submitOk('rebalance', { amount: 1 });
     expect(await agentWorker(api.user, 'Processing failed: insufficient balance')).toBe(failing.id);
-    await waitForEvent(socket, failing.id, 'rebalance:error');
+    await waitForJobEvent(socket, failing.id, 'rebalance:error');
     expect(eventsOf(socket, failing.id)).toEqual([
       'rebalance:created',
       'rebalance:processing',
@@ -150,7 +117,7 @@ describe('external kinds', () => {
       toolName: 'spin-up',
       params: { name: 'shop', stack: ['nest', 'prisma'] },
     });
-    await waitForEvent(socket, job.id, 'spin-up:done');
+    await waitForJobEvent(socket, job.id, 'spin-up:done');
     expect(
       socket.events.filter((e) => e.jobId === job.id).map((e) => [e.name, e.progress, e.message]),
     ).toEqual([
@@ -167,7 +134,7 @@ describe('external kinds', () => {
 
     const failing = await api.submitOk('spin-up', { name: 'broken' });
     expect((await streamWorker(true)).jobId).toBe(failing.id);
-    await waitForEvent(socket, failing.id, 'spin-up:error');
+    await waitForJobEvent(socket, failing.id, 'spin-up:error');
     expect(eventsOf(socket, failing.id)).toEqual([
       'spin-up:created',
       'spin-up:processing',
@@ -194,10 +161,10 @@ describe('external kinds', () => {
 
     const retried = await api.post(`/jobs/${job.id}/retry`);
     expect(retried.status).toBe(202);
-    const item = JSON.parse(await brpop(listOf('slow'))) as JsonJobItem;
+    const item = JSON.parse(await popJobItem(popper, listOf('slow'))) as JsonJobItem;
     expect(item.jobId).toBe(job.id);
     await publisher.publish(item.streamId, JSON.stringify({ complete: true, content: 'late' }));
-    await waitForEvent(socket, job.id, 'slow:done');
+    await waitForJobEvent(socket, job.id, 'slow:done');
     expect(eventsOf(socket, job.id)).toEqual([
       'slow:created',
       'slow:error',
@@ -241,7 +208,7 @@ describe('external kinds', () => {
     expect(await publisher.llen(REBALANCE_LIST)).toBe(0);
     expect(await admin.stats('rebalance')).toMatchObject({ paused: true, waiting: 1, active: 0 });
     expect(await admin.resume('rebalance')).toMatchObject({ paused: false, waiting: 1 });
-    expect(await brpop(REBALANCE_LIST)).toBe(held.id);
+    expect(await popJobItem(popper, REBALANCE_LIST)).toBe(held.id);
     expect(await admin.stats('rebalance')).toMatchObject({ waiting: 0, active: 1 });
     await publisher.publish(
       REBALANCE_CHANNEL,

@@ -1,5 +1,4 @@
 import { request as httpRequest, type Server } from 'node:http';
-import { Injectable } from '@nestjs/common';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -9,50 +8,28 @@ import {
   McpError,
   ResultSchema,
   LoggingMessageNotificationSchema,
-  ProgressNotificationSchema,
   TaskStatusNotificationSchema,
   type CallToolResult,
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
-import { IsString, MaxLength } from 'class-validator';
 import Redis from 'ioredis';
-import { defineJobKind, type JobContext, type JobProcessor } from '../../src/core/job.types';
 import { JOB_KINDS } from '../../src/job-kinds';
 import { Api, uniqueUser } from '../support/api';
 import { startStack, tokenFor, type TestStack } from '../support/app';
+import {
+  abortedWaiters,
+  createEchoTask,
+  expectCallResumes,
+  expectRunningTaskCancels,
+  expectTaskCompletes,
+  McpClients,
+  waiterKind,
+  type TransportOptions,
+} from '../support/mcp';
 import { TEST_REDIS_URL } from '../support/redis';
 import { baseUrl } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
 import { waitFor } from '../support/wait';
-
-class WaiterParams {
-  @IsString()
-  @MaxLength(100)
-  label!: string;
-}
-
-/** Job ids whose processor saw its AbortSignal fire. */
-const aborted = new Set<string>();
-
-/** Runs until it is cancelled: reports once, then waits on its signal. */
-@Injectable()
-class WaiterProcessor implements JobProcessor<WaiterParams, null> {
-  async process(ctx: JobContext<WaiterParams>): Promise<null> {
-    await ctx.progress(10, `waiting: ${ctx.params.label}`);
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    aborted.add(ctx.jobId);
-    return null;
-  }
-}
-
-const waiterKind = defineJobKind({
-  name: 'waiter',
-  params: WaiterParams,
-  processor: WaiterProcessor,
-});
 
 interface Structured {
   jobId: string;
@@ -69,7 +46,7 @@ function textOf(result: CallToolResult): string {
 describe('MCP over Streamable HTTP', () => {
   let stack: TestStack;
   let url: URL;
-  const clients: Client[] = [];
+  let mcp: McpClients;
 
   beforeAll(async () => {
     stack = await startStack('mcp', [...JOB_KINDS, echoKind, waiterKind], {
@@ -77,10 +54,11 @@ describe('MCP over Streamable HTTP', () => {
       MCP_TASK_POLL_INTERVAL_MS: '100',
     });
     url = new URL('/mcp', baseUrl(stack.app.getHttpServer() as Server));
+    mcp = new McpClients(url, 'conveyor-test');
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+    await mcp?.closeAll();
     await stack?.close();
   });
 
@@ -111,26 +89,7 @@ describe('MCP over Streamable HTTP', () => {
     });
   }
 
-  function transportFor(
-    user: string,
-    options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1] = {},
-  ): StreamableHTTPClientTransport {
-    return new StreamableHTTPClientTransport(url, {
-      requestInit: { headers: { Authorization: `Bearer ${tokenFor(user)}` } },
-      ...options,
-    });
-  }
-
-  async function connect(
-    user: string,
-    options?: ConstructorParameters<typeof StreamableHTTPClientTransport>[1],
-  ): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-    const client = new Client({ name: 'conveyor-test', version: '1.0.0' });
-    const transport = transportFor(user, options);
-    await client.connect(transport);
-    clients.push(client);
-    return { client, transport };
-  }
+  const connect = (user: string, options?: TransportOptions) => mcp.connect(user, options);
 
   it('refuses a request without a valid token (401) and an unknown Host or Origin (403)', async () => {
     const client = new Client({ name: 'anonymous', version: '1.0.0' });
@@ -418,7 +377,9 @@ describe('MCP over Streamable HTTP', () => {
     controller.abort('changed my mind');
     await expect(call).rejects.toThrow();
     expect(await api.waitForStatus(job.id)).toMatchObject({ status: 'cancelled' });
-    await waitFor('the processor to see its signal', () => Promise.resolve(aborted.has(job.id)));
+    await waitFor('the processor to see its signal', () =>
+      Promise.resolve(abortedWaiters.has(job.id)),
+    );
   });
 
   it('runs a task: created, polled, its result, listed; cancelled; invisible to another user', async () => {
@@ -429,52 +390,15 @@ describe('MCP over Streamable HTTP', () => {
     client.setNotificationHandler(TaskStatusNotificationSchema, (n) => {
       statuses.push(`${n.params.taskId}:${n.params.status}`);
     });
-    const created = await client.request(
-      {
-        method: 'tools/call',
-        params: {
-          name: 'echo',
-          arguments: { projectId: 'p1', text: 'as a task', steps: 2, stepMs: 50 },
-          task: { ttl: 120_000 },
-        },
-      },
-      CreateTaskResultSchema,
-    );
-    const { taskId } = created.task;
-    expect(created.task).toMatchObject({ status: 'working', ttl: 120_000, pollInterval: 100 });
+    const taskId = await createEchoTask(client);
     expect((await api.job(taskId)).kind).toBe('echo');
-    const done = await waitFor('the task to complete', async () => {
-      const task = await client.experimental.tasks.getTask(taskId);
-      return task.status === 'completed' ? task : undefined;
-    });
+    const done = await expectTaskCompletes(client, taskId);
     expect(done.taskId).toBe(taskId);
-    const result = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
-    expect(result.structuredContent).toMatchObject({ jobId: taskId, status: 'done' });
-    expect((await client.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toContain(
-      taskId,
-    );
     await waitFor('the completed status notification', () =>
       Promise.resolve(statuses.includes(`${taskId}:completed`)),
     );
 
-    const waiting = await client.request(
-      {
-        method: 'tools/call',
-        params: { name: 'waiter', arguments: { projectId: 'p1', label: 'task' }, task: {} },
-      },
-      CreateTaskResultSchema,
-    );
-    const waitingId = waiting.task.taskId;
-    await api.waitForStatus(waitingId, ['processing']);
-    const cancelled = await client.experimental.tasks.cancelTask(waitingId);
-    expect(cancelled.status).toBe('cancelled');
-    expect(await api.waitForStatus(waitingId)).toMatchObject({ status: 'cancelled' });
-    await waitFor('the processor to see its signal', () => Promise.resolve(aborted.has(waitingId)));
-    const cancelledResult = await client.experimental.tasks.getTaskResult(
-      waitingId,
-      CallToolResultSchema,
-    );
-    expect(cancelledResult.isError).toBe(true);
+    const waitingId = await expectRunningTaskCancels(client, api);
 
     const brief = await client.request(
       {
@@ -504,42 +428,7 @@ describe('MCP over Streamable HTTP', () => {
   });
 
   it('resumes a call whose transport closed mid-call: no progress missing or repeated', async () => {
-    const user = uniqueUser('resumer');
-    const first = await connect(user);
-    const sessionId = first.transport.sessionId!;
-    const seen: number[] = [];
-    let lastEventId: string | undefined;
-    const params = {
-      name: 'echo',
-      arguments: { projectId: 'p1', text: 'resume me', steps: 6, stepMs: 150 },
-    };
-    const pending = first.client.request({ method: 'tools/call', params }, CallToolResultSchema, {
-      onprogress: (p) => seen.push(p.progress),
-      onresumptiontoken: (token) => (lastEventId = token),
-    });
-    pending.catch(() => undefined);
-    await waitFor('two progress notifications', () => Promise.resolve(seen.length >= 2));
-    await first.transport.close();
-    const before = seen.length;
-
-    const client = new Client({ name: 'conveyor-test', version: '1.0.0' });
-    clients.push(client);
-    const resumed: number[] = [];
-    client.setNotificationHandler(ProgressNotificationSchema, (n) => {
-      resumed.push(n.params.progress);
-    });
-    await client.connect(transportFor(user, { sessionId }));
-    const result = await client.request({ method: 'tools/call', params }, CallToolResultSchema, {
-      resumptionToken: lastEventId,
-      onresumptiontoken: (token) => (lastEventId = token),
-    });
-    expect(result.structuredContent).toMatchObject({
-      status: 'done',
-      result: { text: 'resume me' },
-    });
-    expect(seen.slice(0, before).concat(resumed)).toEqual([0, 14, 28, 42, 57, 71, 85]);
-    // One job, though the call was made twice over the wire.
-    expect(await new Api(stack, user).listAll({ kind: 'echo' })).toHaveLength(1);
+    await expectCallResumes(mcp, stack, uniqueUser('resumer'));
   });
 
   it("resumes the standalone GET stream with Last-Event-ID: a task's progress arrives whole", async () => {

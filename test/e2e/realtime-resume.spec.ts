@@ -16,7 +16,7 @@ import {
   polledUserEvents,
   waitForTerminal,
 } from '../support/realtime';
-import { baseUrl, connectSocket, type TestSocket } from '../support/socket';
+import { baseUrl, openSocket, type TestSocket } from '../support/socket';
 import { echoKind } from '../support/test-kinds';
 import { uniqueUser } from '../support/api';
 import { waitFor } from '../support/wait';
@@ -82,14 +82,8 @@ describe('resuming a Socket.IO feed', () => {
     await stack?.close();
   });
 
-  async function open(user: string, lastEventId?: string): Promise<TestSocket> {
-    const socket = await connectSocket(url, {
-      token: tokenFor(user),
-      ...(lastEventId !== undefined && { lastEventId }),
-    });
-    sockets.push(socket);
-    return socket;
-  }
+  const open = (user: string, lastEventId?: string): Promise<TestSocket> =>
+    openSocket(url, tokenFor(user), sockets, lastEventId);
 
   async function submit(user: string, kind: string, params: object): Promise<string> {
     const res = await stack

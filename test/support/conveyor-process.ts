@@ -168,6 +168,24 @@ export class ConveyorProcess {
   }
 }
 
+/** The non-blank lines the process wrote to stderr. */
+export function stderrLines(proc: ConveyorProcess): string[] {
+  return proc.stderr.split('\n').filter((line) => line.trim() !== '');
+}
+
+/** Waits for a process that must refuse to start: a non-zero exit and one line on stderr, returned. */
+export async function expectOneLineRefusal(
+  proc: ConveyorProcess,
+  boundMs: number,
+): Promise<string> {
+  const exit = await proc.waitForExit(boundMs);
+  expect(exit.code).not.toBe(0);
+  expect(exit.code).not.toBeNull();
+  const lines = stderrLines(proc);
+  expect(lines).toHaveLength(1);
+  return lines[0];
+}
+
 export function spawnConveyor(label: string, env: Record<string, string>): ConveyorProcess {
   return new ConveyorProcess(label, env);
 }

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
 import Redis from 'ioredis';
 import { freePort } from './ports';
+import { redisServerReady, spawnRedisServer } from './redis-server';
 import { waitFor } from './wait';
 
 export interface RedisClusterOptions {
@@ -38,7 +39,6 @@ interface ClusterNode {
   pid: number;
   child: ChildProcess;
   exited: Promise<void>;
-  output: string;
 }
 
 interface KilledMaster {
@@ -305,7 +305,7 @@ async function startNode(
   throw lastError;
 }
 
-function spawnNode(dir: string, port: number, nodeTimeoutMs: number): Promise<ClusterNode> {
+async function spawnNode(dir: string, port: number, nodeTimeoutMs: number): Promise<ClusterNode> {
   const args = [
     '--port',
     String(port),
@@ -329,42 +329,17 @@ function spawnNode(dir: string, port: number, nodeTimeoutMs: number): Promise<Cl
     '',
     '--dir',
     dir,
-    '--daemonize',
-    'no',
   ];
-  const child = spawn('redis-server', args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
+  const server = spawnRedisServer(args);
+  const { child } = server;
   const node: ClusterNode = {
     port,
     pid: child.pid ?? -1,
     child,
-    output: '',
     exited: new Promise((resolve) => child.once('close', () => resolve())),
   };
-  const collect = (chunk: Buffer) => (node.output = (node.output + chunk.toString()).slice(-8000));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  return new Promise((resolve, reject) => {
-    const onData = () => {
-      if (/Ready to accept connections/.test(node.output)) finish(() => resolve(node));
-    };
-    const onClose = () =>
-      finish(() => reject(new Error(`redis-server ${port} exited on start:\n${node.output}`)));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      finish(() => reject(new Error(`redis-server ${port} not ready:\n${node.output}`)));
-    }, 10_000);
-    const finish = (settle: () => void) => {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.off('close', onClose);
-      settle();
-    };
-    child.stdout?.on('data', onData);
-    child.once('close', onClose);
-  });
+  await redisServerReady(server, `redis-server ${port}`);
+  return node;
 }
 
 function createCluster(ports: number[], replicasPerMaster: number): Promise<void> {

@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import type { JobEventView } from '../../src/core/job-event.view';
+import { waitFor } from './wait';
 
 export interface ReceivedEvent extends JobEventView {
   name: string;
@@ -26,6 +27,32 @@ export function connectSocket(
       reject(error);
     });
   });
+}
+
+/** Connects with `token` (resuming after `lastEventId` if given) and keeps it in `opened` to close. */
+export async function openSocket(
+  url: string,
+  token: string,
+  opened: TestSocket[],
+  lastEventId?: string,
+): Promise<TestSocket> {
+  const socket = await connectSocket(url, {
+    token,
+    ...(lastEventId !== undefined && { lastEventId }),
+  });
+  opened.push(socket);
+  return socket;
+}
+
+/** Waits (bounded) for the socket to receive the named event of the job. */
+export function waitForJobEvent(
+  socket: TestSocket,
+  jobId: string,
+  name: string,
+): Promise<ReceivedEvent> {
+  return waitFor(`${name} of ${jobId}`, () =>
+    Promise.resolve(socket.events.find((e) => e.jobId === jobId && e.name === name)),
+  );
 }
 
 export function baseUrl(server: { address(): unknown }): string {
