@@ -6,10 +6,9 @@ import type { ValidationMetadata } from 'class-validator/types/metadata/Validati
  * A DTO's validation compiled once, from class-validator's metadata, into closures: for a value
  * they accept, the same result as class-transformer's plainToInstance (and instanceToPlain) with
  * class-validator's validate under VALIDATION_OPTIONS and the null rule, at a fraction of the
- * cost (docs/errors.md: every message still comes from that path). The closures only say yes
- * when that path would: anything else they answer REFUSED and the caller runs the path itself,
- * which then writes the message. A class with a decorator or option they do not model is not
- * compiled at all.
+ * cost (docs/api-contract.md). They only say yes when that path would: anything else they answer
+ * REFUSED and the caller runs the path itself, which then writes the message (docs/errors.md).
+ * A class with a decorator or option they do not model is not compiled at all.
  */
 
 /** The compiled check does not vouch for the value: validate it the old way. */
