@@ -1,6 +1,7 @@
 import { BadRequestException, type Type } from '@nestjs/common';
 import { instanceToPlain, plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validate, type ValidationError } from 'class-validator';
+import { compiledDto, declaredNullable, REFUSED } from './compiled-validation';
 
 /** A property name as a message shows it: an empty or odd name quoted, so it is still seen. */
 export function propertyLabel(name: string): string {
@@ -80,8 +81,6 @@ export function inputProblem(value: unknown, path = ''): string | null {
   return null;
 }
 
-const SWAGGER_PROPERTY = 'swagger/apiModelProperties';
-
 /**
  * The null rule, one for every DTO: an optional property may be absent, never null, unless its
  * @ApiProperty says `nullable: true`. (class-validator's @IsOptional lets null through to code
@@ -150,11 +149,6 @@ function nullRules(type: object): NullRule[] {
   return rules;
 }
 
-function declaredNullable(prototype: object, property: string): boolean {
-  const declared: unknown = Reflect.getMetadata(SWAGGER_PROPERTY, prototype, property);
-  return (declared as { nullable?: unknown } | undefined)?.nullable === true;
-}
-
 /** Validates a kind's params against its DTO, by the same rules; returns the plain, validated value. */
 export async function validateParams<P extends object>(
   type: Type<P>,
@@ -162,6 +156,9 @@ export async function validateParams<P extends object>(
 ): Promise<Record<string, unknown>> {
   const problem = inputProblem(raw, 'params');
   if (problem) throw new BadRequestException(problem);
+  // The compiled check vouches for a valid value; any other is validated again below.
+  const valid = compiledDto(type)?.plain(raw) ?? REFUSED;
+  if (valid !== REFUSED) return valid;
   const instance = plainToInstance(type, raw);
   const errors = [...nullErrors(instance), ...(await validate(instance, VALIDATION_OPTIONS))];
   if (errors.length > 0) throw new BadRequestException(describeValidationErrors(errors, 'params'));

@@ -1,5 +1,11 @@
-import { BadRequestException, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
+import {
+  BadRequestException,
+  ValidationPipe,
+  type ArgumentMetadata,
+  type Type,
+} from '@nestjs/common';
 import type { ValidationError, ValidatorOptions } from 'class-validator';
+import { compiledDto, REFUSED } from '../common/compiled-validation';
 import {
   describeValidationErrors,
   inputProblem,
@@ -13,6 +19,13 @@ class ConveyorValidationPipe extends ValidationPipe {
     if (metadata.type === 'body' || metadata.type === 'query') {
       const problem = inputProblem(value);
       if (problem) throw new BadRequestException(problem);
+    }
+    // The compiled check vouches for a valid value with what the pipe would return (the options
+    // below are the ones it models); any other value takes the pipe's own path, messages and all.
+    const metatype = metadata.metatype as Type<object> | undefined;
+    if (metatype && this.toValidate(metadata)) {
+      const instance = compiledDto(metatype)?.instance(value) ?? REFUSED;
+      if (instance !== REFUSED) return instance;
     }
     return super.transform(value, metadata) as Promise<unknown>;
   }
