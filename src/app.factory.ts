@@ -203,10 +203,11 @@ function setUpHttp(
   fastify.addHook('onRoute', ({ method, url }) => {
     for (const one of [method].flat()) routes.push({ method: one, pattern: patternOf(url) });
   });
-  // Express gave a text body without a charset one (res.send); Swagger's pages rely on it.
+  // Express's res.send gave a string body of a type without a charset utf-8 (Swagger UI's page,
+  // its YAML and script are sent so); Fastify sends the type as set.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     const type = reply.getHeader('content-type');
-    if (typeof payload === 'string' && typeof type === 'string' && !/;\s*charset=/i.test(type)) {
+    if (typeof payload === 'string' && typeof type === 'string' && !type.includes('charset=')) {
       void reply.header('content-type', `${type}; charset=utf-8`);
     }
     done(null, payload);
