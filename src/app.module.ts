@@ -67,7 +67,11 @@ export class AppModule {
             },
             // Request lines are logged at info: below that level skip the per-request work.
             autoLogging: logsInfo(config.logLevel)
-              ? { ignore: (req) => (req.url ?? '').startsWith('/health') }
+              ? {
+                  // The path as sent: middleware sees the part below its mount in `url`.
+                  ignore: (req: IncomingMessage & { originalUrl?: string }) =>
+                    (req.originalUrl ?? req.url ?? '').startsWith('/health'),
+                }
               : false,
             // Every request binds itself to a child logger, serialised and redacted at once even
             // when no request line is written: below info, bind only what a warning needs.

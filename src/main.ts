@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { networkInterfaces } from 'node:os';
 import { messageOf } from './common/errors';
 import { loadConfig } from './config/app-config';
 import type { JobKind } from './core/job.types';
@@ -7,6 +8,17 @@ import { assertRedisAnswers } from './redis/redis-preflight';
 export interface BootstrapOptions {
   /** Kinds to run besides JOB_KINDS (the benchmark registers its own this way). */
   extraKinds?: readonly JobKind[];
+}
+
+/**
+ * Every interface, as Node's listen without a host chose (Fastify's default is localhost only):
+ * IPv6 and IPv4 where the host has IPv6, IPv4 otherwise.
+ */
+export function allInterfaces(): string {
+  const hasIpv6 = Object.values(networkInterfaces()).some((addresses) =>
+    (addresses ?? []).some(({ family }) => family === 'IPv6'),
+  );
+  return hasIpv6 ? '::' : '0.0.0.0';
 }
 
 /** Starts Conveyor in the role APP_ROLE names; exits with one line on a bad start. */
@@ -20,7 +32,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<void> {
     const app = await createConveyor(config, [...JOB_KINDS, ...(options.extraKinds ?? [])]);
     let where = '';
     if (isHttpApp(app)) {
-      await app.listen(config.port);
+      await app.listen(config.port, allInterfaces());
       where = ` on port ${new URL(await app.getUrl()).port || config.port}`;
     }
     const insecure =

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators';
 import { DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
@@ -34,7 +34,7 @@ export class HealthController {
   @Get('ready')
   @ApiOkResponse({ description: 'Redis and the database answer' })
   @ApiServiceUnavailableResponse({ description: 'A dependency is down' })
-  async ready(@Res({ passthrough: true }) res: Response) {
+  async ready(@Res({ passthrough: true }) res: FastifyReply) {
     const [redis, database] = await Promise.all([
       within(this.redis.ping()),
       within(this.database.ping()),

@@ -7,7 +7,7 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { DependencyUnavailableError } from '../common/dependency.errors';
 import { UnknownJobKindError } from '../core/job-registry';
 import { SubmitRateLimitedError } from '../core/submit-rate-limiter';
@@ -37,14 +37,17 @@ export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const response = host.switchToHttp().getResponse<FastifyReply>();
     const body = this.toBody(exception, response);
-    response.status(body.statusCode).json(body);
+    response
+      .status(body.statusCode)
+      .header('Content-Type', 'application/json; charset=utf-8')
+      .send(body);
   }
 
-  private toBody(exception: unknown, response: Response): ErrorBody {
+  private toBody(exception: unknown, response: FastifyReply): ErrorBody {
     if (exception instanceof TokenQuotaExceededError) {
-      response.setHeader('Retry-After', String(exception.retryAfterSec));
+      response.header('Retry-After', String(exception.retryAfterSec));
     }
     if (exception instanceof HttpException) {
       return errorBody(exception.getStatus(), httpMessage(exception));
@@ -53,7 +56,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return errorBody(HttpStatus.NOT_FOUND, exception.message);
     }
     if (exception instanceof SubmitRateLimitedError) {
-      response.setHeader('Retry-After', String(exception.retryAfterSec));
+      response.header('Retry-After', String(exception.retryAfterSec));
       return errorBody(HttpStatus.TOO_MANY_REQUESTS, exception.message);
     }
     if (exception instanceof DependencyUnavailableError) {
@@ -65,25 +68,4 @@ export class HttpExceptionFilter implements ExceptionFilter {
     );
     return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'internal error');
   }
-}
-
-interface BodyParserError {
-  type?: string;
-  status?: number;
-}
-
-/** body-parser's errors (too large, bad JSON) happen before Nest routes; answer them alike. */
-export function bodyParserErrorHandler(limitBytes: number) {
-  return (error: unknown, _req: unknown, res: Response, next: (e?: unknown) => void): void => {
-    const { type, status } = (error ?? {}) as BodyParserError;
-    if (type === 'entity.too.large') {
-      res.status(413).json(errorBody(413, `request body exceeds ${limitBytes} bytes`));
-    } else if (type === 'entity.parse.failed') {
-      res.status(400).json(errorBody(400, 'request body is not valid JSON'));
-    } else if (typeof status === 'number' && status >= 400 && status < 500) {
-      res.status(status).json(errorBody(status, (error as Error).message));
-    } else {
-      next(error);
-    }
-  };
 }

@@ -8,7 +8,7 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { CurrentUser } from '../auth/auth.decorators';
 import type { AuthUser } from '../auth/jwt.service';
 import { JobEventsQuery, ListJobsQuery } from './dto/list-jobs.query';
@@ -32,10 +32,10 @@ export class JobsController {
     @Param('kind') kind: string,
     @Body() body: SubmitJobDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<JobView> {
     const { job } = await this.jobs.submit(user.id, kind, body, idempotencyKey);
-    res.setHeader('Location', `/api/v1/jobs/${job.id}`);
+    res.header('Location', `/api/v1/jobs/${job.id}`);
     return JobView.from(job);
   }
 
@@ -73,11 +73,11 @@ export class JobsController {
   async log(
     @CurrentUser() user: AuthUser,
     @Param('id') id: string,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<string> {
     const { content, truncated } = await this.jobs.log(user.id, id);
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.setHeader('X-Log-Truncated', String(truncated));
+    res.header('Content-Type', 'text/plain; charset=utf-8');
+    res.header('X-Log-Truncated', String(truncated));
     return content;
   }
 

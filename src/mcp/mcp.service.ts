@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import {
   Inject,
   Injectable,
@@ -8,12 +8,13 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { isInitializeRequest, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Request, Response } from 'express';
 import { InvalidTokenError, JwtService, type AuthUser } from '../auth/jwt.service';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { JobRegistry } from '../core/job-registry';
 import { JobRepository } from '../core/job.repository';
 import { JobService } from '../core/job.service';
+import type { RequestWithBody } from '../http/json-body';
+import { sendError } from '../http/raw-response';
 import { JobEventListeners } from '../realtime/job-event-listeners';
 import { RedisService } from '../redis/redis.service';
 import { CodeSearchService } from '../search/code-search.service';
@@ -74,7 +75,7 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
     await Promise.all([...this.sessions.values()].map((session) => session.close()));
   }
 
-  async handle(req: Request, res: Response): Promise<void> {
+  async handle(req: RequestWithBody, res: ServerResponse): Promise<void> {
     try {
       this.checkHostAndOrigin(req);
       const user = this.authenticate(req);
@@ -114,11 +115,7 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
       const status = error instanceof McpHttpError ? error.status : 500;
       if (status === 500) this.logger.error(`mcp: ${(error as Error).message}`);
       if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="conveyor"');
-      res.status(status).json({
-        statusCode: status,
-        error: STATUS_CODES[status],
-        message: status === 500 ? 'internal error' : (error as Error).message,
-      });
+      sendError(req, res, status, status === 500 ? 'internal error' : (error as Error).message);
     }
   }
 
@@ -146,7 +143,7 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
     return session;
   }
 
-  private authenticate(req: Request): AuthUser {
+  private authenticate(req: RequestWithBody): AuthUser {
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!match?.[1]) {
       throw new McpHttpError(401, 'Authorization header with a Bearer token is required');
@@ -159,7 +156,7 @@ export class McpService implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  private checkHostAndOrigin(req: Request): void {
+  private checkHostAndOrigin(req: RequestWithBody): void {
     const { allowedHosts, allowedOrigins } = this.config.mcp;
     const host = req.headers.host;
     if (allowedHosts !== null && (!host || !allowedHosts.includes(hostName(host)))) {

@@ -9,7 +9,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../auth/auth.decorators';
 import { InvalidTokenError, JwtService } from '../auth/jwt.service';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -39,11 +39,10 @@ export class MetricsController {
   }
 
   @Get()
-  async scrape(@Req() req: Request, @Res() res: Response): Promise<void> {
+  async scrape(@Req() req: FastifyRequest, @Res() res: FastifyReply): Promise<void> {
     this.authorize(req.headers.authorization);
     const body = await this.metrics.text();
-    res.setHeader('Content-Type', this.metrics.registry.contentType);
-    res.status(200).end(body);
+    await res.status(200).header('Content-Type', this.metrics.registry.contentType).send(body);
   }
 
   private authorize(header: string | undefined): void {

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JobMetricsService, JOB_DURATION_BUCKETS } from '../core/job-metrics.service';
 import { JobQueueService } from '../core/job-queue.service';
 import { JobRegistry } from '../core/job-registry';
+import { QUEUE_BOARD_PATH } from '../operations/queue-board';
 import { JobEventsGateway } from '../realtime/job-events.gateway';
 
 const QUEUE_STATES = [
@@ -62,6 +63,23 @@ class StoredHistogram extends Histogram<Labels> {
       ]),
     };
   }
+}
+
+/**
+ * The route label Express gave: the pattern of a route, a catch-all for a miss below the API
+ * prefix, "unmatched" for any other miss and for files served from a directory (`*`) or pages
+ * of the queue board outside its API.
+ */
+function routeLabel(request: FastifyRequest): string {
+  const url = request.routeOptions.url;
+  if (request.is404 || url === undefined) {
+    return /^\/api\/v1\/./i.test(request.url) ? '/api/v1/{*splat}' : 'unmatched';
+  }
+  if (url.endsWith('*')) return 'unmatched';
+  if (url.startsWith(QUEUE_BOARD_PATH) && !url.startsWith(`${QUEUE_BOARD_PATH}/api/`)) {
+    return 'unmatched';
+  }
+  return url;
 }
 
 /**
@@ -170,20 +188,25 @@ export class MetricsService {
     });
   }
 
-  /** Express middleware timing every request; the route label is the matched pattern, never the raw URL. */
-  readonly httpMiddleware = (req: Request, res: Response, next: NextFunction): void => {
+  /**
+   * Times a request from its first hook; the route label is the matched pattern, never the raw
+   * URL, and "unmatched" for a request no route answered (`answeredBeforeRouting` says which
+   * were answered before routing).
+   */
+  timeRequest(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    answeredBeforeRouting: (raw: object) => boolean,
+  ): void {
     const stop = this.http.startTimer();
-    res.once('finish', () => {
-      const { route } = req as { route?: { path?: unknown } };
-      const path = route?.path;
+    reply.raw.once('finish', () => {
       stop({
-        method: req.method,
-        route: typeof path === 'string' ? `${req.baseUrl}${path}` : 'unmatched',
-        status_code: String(res.statusCode),
+        method: request.method,
+        route: answeredBeforeRouting(request.raw) ? 'unmatched' : routeLabel(request),
+        status_code: String(reply.raw.statusCode),
       });
     });
-    next();
-  };
+  }
 
   text(): Promise<string> {
     return this.registry.metrics();

@@ -1,6 +1,8 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { InvalidTokenError, type AuthUser, type JwtService } from '../auth/jwt.service';
-import { errorBody } from '../http/http-exception.filter';
+import type { RequestWithBody } from '../http/json-body';
+import { pathOf, sendError, sendRaw } from '../http/raw-response';
 
 /**
  * A browser signs in once with an admin token and holds it in an HttpOnly, SameSite=Strict
@@ -65,33 +67,49 @@ function cookieHeader(
 }
 
 /**
- * Express middleware in front of an admin-only UI: POST <base>/session signs in, POST
- * <base>/session/end signs out; anything else needs the cookie (or an admin Bearer header).
- * API paths answer JSON errors, pages answer the sign-in page.
+ * The part of the request path below `basePath` ('/' for the base itself), or undefined when
+ * the request is not below it; matched without regard to case, as Express mounted it.
+ */
+export function pathBelow(req: RequestWithBody, basePath: string): string | undefined {
+  const path = pathOf(req);
+  if (path.slice(0, basePath.length).toLowerCase() !== basePath.toLowerCase()) return undefined;
+  const rest = path.slice(basePath.length);
+  if (rest === '') return '/';
+  return rest.startsWith('/') ? rest : undefined;
+}
+
+/**
+ * In front of an admin-only UI, on the raw request before routing: POST <base>/session signs
+ * in, POST <base>/session/end signs out; anything else needs the cookie (or an admin Bearer
+ * header). API paths answer JSON errors, pages answer the sign-in page. `next` is called only
+ * when the request may go on; the caller checks that it is below `basePath`.
  */
 export function adminSession(jwt: JwtService, options: AdminSessionOptions) {
   const { basePath, cookie } = options;
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const secure = req.protocol === 'https';
-    if (req.method === 'POST' && req.path === '/session') {
+  return (req: RequestWithBody, res: ServerResponse, next: () => void): void => {
+    const path = pathBelow(req, basePath) ?? '/';
+    const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
+    if (req.method === 'POST' && path === '/session') {
       const token = (req.body as { token?: unknown } | undefined)?.token;
       if (typeof token !== 'string' || token === '' || token.length > 8192) {
-        res.status(400).json(errorBody(400, 'token must be a non-empty string (a JWT)'));
+        sendError(req, res, 400, 'token must be a non-empty string (a JWT)');
         return;
       }
       const verdict = judge(jwt, token);
       if ('status' in verdict) {
-        res.status(verdict.status).json(errorBody(verdict.status, verdict.message));
+        sendError(req, res, verdict.status, verdict.message);
         return;
       }
       const maxAge = expiry(token) - Math.floor(Date.now() / 1000);
       res.setHeader('Set-Cookie', cookieHeader(cookie, token, basePath, maxAge, secure));
-      res.status(204).end();
+      res.statusCode = 204;
+      res.end();
       return;
     }
-    if (req.method === 'POST' && req.path === '/session/end') {
+    if (req.method === 'POST' && path === '/session/end') {
       res.setHeader('Set-Cookie', cookieHeader(cookie, '', basePath, 0, secure));
-      res.status(204).end();
+      res.statusCode = 204;
+      res.end();
       return;
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -101,10 +119,10 @@ export function adminSession(jwt: JwtService, options: AdminSessionOptions) {
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
-    if (req.path.startsWith('/api/') || req.method !== 'GET') {
-      res.status(verdict.status).json(errorBody(verdict.status, verdict.message));
+    if (path.startsWith('/api/') || req.method !== 'GET') {
+      sendError(req, res, verdict.status, verdict.message);
       return;
     }
-    res.status(verdict.status).type('html').send(options.signInPage(basePath));
+    sendRaw(req, res, verdict.status, 'text/html; charset=utf-8', options.signInPage(basePath));
   };
 }

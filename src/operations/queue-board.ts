@@ -1,13 +1,14 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import type { INestApplication } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { FastifyAdapter } from '@bull-board/fastify';
 import { getQueueToken } from '@nestjs/bullmq';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Queue } from 'bullmq';
-import type { RequestHandler } from 'express';
 import { JwtService } from '../auth/jwt.service';
 import { JobRegistry } from '../core/job-registry';
-import { adminSession } from './admin-session';
+import type { RequestWithBody } from '../http/json-body';
+import { adminSession, pathBelow } from './admin-session';
 
 export const QUEUE_BOARD_PATH = '/admin/queues/ui';
 
@@ -33,14 +34,19 @@ document.getElementById('signin').addEventListener('submit', async (event) => {
 </script></body></html>`;
 }
 
+/** Answers (or lets through) a raw request; `next` is called only when it goes on. */
+export type QueueBoardGate = (req: RequestWithBody, res: ServerResponse, next: () => void) => void;
+
 /**
  * bull-board over the queue of every kind Conveyor runs, read-only: a retry or removal there would
  * change BullMQ without the Job row; operators act through the REST API, which goes through
- * the job lifecycle. Mounted on the Express instance before Nest's routes, behind the session.
+ * the job lifecycle. Its routes are a Fastify plugin under QUEUE_BOARD_PATH; the returned gate
+ * (the admin session) runs on every request before routing and passes only those below the
+ * path that carry an admin token or cookie.
  */
-export function mountQueueBoard(app: INestApplication): void {
+export function mountQueueBoard(app: NestFastifyApplication): QueueBoardGate {
   const registry = app.get(JobRegistry);
-  const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
+  const serverAdapter = new FastifyAdapter().setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
     // External kinds have a Redis list, not a BullMQ queue: their jobs are in the REST views.
     queues: registry.internal().map(
@@ -52,13 +58,18 @@ export function mountQueueBoard(app: INestApplication): void {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Conveyor' } },
   });
-  app.use(
-    QUEUE_BOARD_PATH,
-    adminSession(app.get(JwtService), {
-      basePath: QUEUE_BOARD_PATH,
-      cookie: 'conveyor_board',
-      signInPage,
-    }),
-    serverAdapter.getRouter() as RequestHandler,
-  );
+  // Registered on Fastify directly: it loads with the other plugins when the server gets ready.
+  void app
+    .getHttpAdapter()
+    .getInstance()
+    .register(serverAdapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
+  const session = adminSession(app.get(JwtService), {
+    basePath: QUEUE_BOARD_PATH,
+    cookie: 'conveyor_board',
+    signInPage,
+  });
+  return (req, res, next) => {
+    if (pathBelow(req, QUEUE_BOARD_PATH) === undefined) next();
+    else session(req, res, next);
+  };
 }

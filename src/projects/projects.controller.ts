@@ -7,7 +7,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { CurrentUser } from '../auth/auth.decorators';
 import type { AuthUser } from '../auth/jwt.service';
 import { CreateProjectDto } from './dto/create-project.dto';
@@ -27,10 +27,10 @@ export class ProjectsController {
   async create(
     @CurrentUser() user: AuthUser,
     @Body() body: CreateProjectDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<ProjectView> {
     const project = await this.projects.create(user.id, body);
-    res.setHeader('Location', `/api/v1/projects/${project.id}`);
+    res.header('Location', `/api/v1/projects/${project.id}`);
     return ProjectView.from(project);
   }
 
