@@ -65,15 +65,21 @@ export class JobEventBus {
     { windowMs: 0, maxSize: 1000, maxInFlight: 2, sameTick: true },
   );
 
-  constructor(private readonly redis: RedisService) {}
+  /** One channel per bucket; each tag spreads the buckets over a cluster's slots. */
+  private readonly bucketChannels: readonly string[];
 
-  /** The channel of one bucket; its tag spreads the buckets over a cluster's slots. */
+  constructor(private readonly redis: RedisService) {
+    this.bucketChannels = Array.from({ length: EVENT_BUCKETS }, (_, bucket) =>
+      redis.key('events', hashTag(`ev${bucket}`)),
+    );
+  }
+
   channel(bucket: number): string {
-    return this.redis.key('events', hashTag(`ev${bucket}`));
+    return this.bucketChannels[bucket];
   }
 
   channels(): string[] {
-    return Array.from({ length: EVENT_BUCKETS }, (_, bucket) => this.channel(bucket));
+    return [...this.bucketChannels];
   }
 
   async publish(event: StoredEvent): Promise<void> {

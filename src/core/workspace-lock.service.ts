@@ -24,6 +24,16 @@ export function workspaceLeaseKeys(prefix: string, projectId: string): Workspace
   };
 }
 
+/** A waiter in a project's set: `<kind>:<jobId>` (a kind name may hold ':', a job id not). */
+function waiterMember(kind: string, jobId: string): string {
+  return `${kind}:${jobId}`;
+}
+
+function parseWaiter(member: string): { kind: string; jobId: string } {
+  const split = member.lastIndexOf(':');
+  return { kind: member.slice(0, split), jobId: member.slice(split + 1) };
+}
+
 /**
  * KEYS: lease, waiters, waiters' arrival counter. ARGV: token (`<jobId>:<run>`), job id prefix
  * (`<jobId>:`), ttl ms, waiter member (`<kind>:<jobId>`), waiters ttl ms, then the ancestors'
@@ -126,7 +136,7 @@ export class WorkspaceLockService {
     const key = keys.lease;
     const token = `${jobId}:${randomUUID()}`;
     const ttl = this.config.lockDurationMs;
-    const member = `${kind}:${jobId}`;
+    const member = waiterMember(kind, jobId);
     return guardDependency('redis', async () => {
       const answer = (await this.redis.client.eval(
         ACQUIRE,
@@ -183,10 +193,8 @@ export class WorkspaceLockService {
     const gone: string[] = [];
     let first: string | null = null;
     for (const member of head) {
-      const split = member.lastIndexOf(':');
-      const alive =
-        member === self ||
-        (await this.queues.exists(member.slice(0, split), member.slice(split + 1)));
+      const waiter = parseWaiter(member);
+      const alive = member === self || (await this.queues.exists(waiter.kind, waiter.jobId));
       if (alive === false) gone.push(member);
       else if (alive) {
         first = member;
@@ -261,11 +269,8 @@ export class WorkspaceLockService {
     const waitersKey = this.keys(projectId).waiters;
     const members = await this.redis.client.zrange(waitersKey, 0, 9);
     for (const member of members) {
-      const split = member.lastIndexOf(':');
-      const outcome = await this.queues.promoteDelayed(
-        member.slice(0, split),
-        member.slice(split + 1),
-      );
+      const { kind, jobId } = parseWaiter(member);
+      const outcome = await this.queues.promoteDelayed(kind, jobId);
       if (outcome === 'gone') await this.redis.client.zrem(waitersKey, member);
       else if (outcome !== 'unknown-kind') return;
     }
